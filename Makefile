@@ -1,0 +1,41 @@
+# Two commands set up everything on a fresh machine (see README.md):
+#   make book   install into .venv, execute every chapter, write the HTML to _build/html
+#   make test   install into .venv and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Without a GPU, a CPU build of torch (on the book's build machines pip finds this release as a
+# local CPU wheel; a bare `pip install torch` would pull a multi-GB CUDA build). With a GPU, the
+# newest CUDA build. Override with e.g. make test TORCH_SPEC="torch==2.5.1".
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+TORCH_SPEC ?= $(if $(HAS_GPU),torch,torch==2.13.0)
+PIP := $(BIN)/python -m pip install --quiet --progress-bar off
+
+.PHONY: book test lint bench clean-book
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch-installed: | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) "$(TORCH_SPEC)"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch-installed
+	$(PIP) -e ".[book,test]"
+	touch $@
+
+book: $(VENV)/.installed
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "Book written to _build/html/index.html"
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/run_all.py
+
+clean-book:
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees

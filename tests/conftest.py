@@ -1,0 +1,21 @@
+"""Shared fixtures: every test runs with a private model cache and no profile override."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    monkeypatch.setenv("TOPOLIB_CACHE", str(tmp_path_factory.mktemp("model-cache")))
+    monkeypatch.delenv("TOPOLIB_PROFILE", raising=False)
+    monkeypatch.delenv("TOPOLIB_DEVICE", raising=False)
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO

@@ -1,0 +1,75 @@
+import json
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+from matplotlib.figure import Figure
+
+import topolib
+from topolib.plotting.interactive import RENDERER_NAME, figure_html
+
+
+def test_start_chapter_reports_profile_seed_device(monkeypatch):
+    monkeypatch.setenv("TOPOLIB_PROFILE", "fast")
+    chapter = topolib.start_chapter(seed=7)
+    assert chapter.profile.name == "fast" and chapter.seed == 7
+    assert "profile=fast · seed=7 · device=cpu" in chapter.stamp
+    assert "WARNING" in repr(chapter) and "mean nothing" in chapter._repr_html_()
+    assert "WARNING" not in repr(topolib.start_chapter(profile="cpu"))
+
+
+def test_chapter_streams_are_seeded():
+    a, b = topolib.start_chapter(seed=1), topolib.start_chapter(seed=1)
+    assert np.array_equal(a.rng("x").random(3), b.rng("x").random(3))
+    assert not np.array_equal(a.rng("x").random(3), a.rng("y").random(3))
+
+
+def test_chapter_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        topolib.start_chapter(seed=-2)
+    with pytest.raises(ValueError, match="must be one of"):
+        topolib.start_chapter(profile="huge")
+
+
+def test_stamp_figure_writes_the_line():
+    fig = Figure()
+    topolib.stamp_figure(fig, "profile=cpu · seed=0")
+    assert [t.get_text() for t in fig.texts] == ["profile=cpu · seed=0"]
+
+
+def test_doctor_reports_versions_and_problems(monkeypatch, capsys):
+    report = topolib.doctor()
+    out = capsys.readouterr().out
+    assert "torch" in out and "ripser" in out and "profile" in out
+    assert report.versions["numpy"] == np.__version__
+    monkeypatch.setenv("TOPOLIB_PROFILE", "gpux")
+    bad = topolib.doctor(print_report=False)
+    assert not bad.ok and any("TOPOLIB_PROFILE" in fix for _, fix in bad.problems)
+
+
+def test_doctor_flags_a_cache_that_is_a_file(monkeypatch, tmp_path):
+    target = tmp_path / "f"
+    target.write_text("")
+    monkeypatch.setenv("TOPOLIB_CACHE", str(target))
+    report = topolib.doctor(print_report=False)
+    assert any("TOPOLIB_CACHE" in fix for _, fix in report.problems)
+
+
+def test_plotly_renderer_emits_self_contained_div():
+    topolib.start_chapter()
+    assert pio.renderers.default == RENDERER_NAME
+    fig = go.Figure(go.Scatter3d(x=[0, 1], y=[1, 0], z=[0, 0], mode="markers"))
+    bundle = pio.renderers[RENDERER_NAME].to_mimebundle(fig.to_dict())
+    html = bundle["text/html"]
+    assert "plotly.min.js" not in html  # the page (or the CDN outside the book) provides it
+    spec = json.loads(re.search(r"var spec = (\{.*?\});\n", html).group(1))
+    assert spec["data"][0]["type"] == "scatter3d"
+    assert figure_html(fig) != figure_html(fig)  # repeated figures get distinct div ids
+
+
+def test_plotly_html_cannot_close_its_script_early():
+    fig = go.Figure(layout={"title": {"text": "</script><b>x</b>"}})
+    html = figure_html(fig)
+    assert html.count("</script>") == 1

@@ -1,0 +1,85 @@
+"""What the first cell of every chapter sets up: profile, device, seed, plotting, a banner."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from topolib.device import device_name, get_device
+from topolib.profiles import Profile, get_profile
+from topolib.provenance import stamp, stamp_figure
+from topolib.seeding import check_seed, numpy_rng, torch_generator
+
+__all__ = ["Chapter", "start_chapter"]
+
+FAST_WARNING = (
+    "The fast profile is on: sizes are cut to smoke-test size, so the numbers and pictures on "
+    "this page mean nothing. Unset TOPOLIB_PROFILE (or set it to cpu or gpu) for real results."
+)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """The run settings of one chapter; hands out seeded generators by stream name."""
+
+    profile: Profile
+    device: torch.device
+    seed: int
+
+    @property
+    def stamp(self) -> str:
+        """Provenance line for figures and tables."""
+        return stamp(self.profile, self.seed, self.device)
+
+    def rng(self, stream: str) -> np.random.Generator:
+        """Independent numpy Generator for the named stream of this chapter."""
+        return numpy_rng(self.seed, stream)
+
+    def torch_generator(self, stream: str, device: str | torch.device = "cpu") -> torch.Generator:
+        """Independent torch Generator for the named stream of this chapter."""
+        return torch_generator(self.seed, stream, device)
+
+    def stamp_figure(self, fig):  # noqa: ANN001, ANN201 - matplotlib Figure in, same out
+        """Write this chapter's provenance line on a matplotlib figure."""
+        return stamp_figure(fig, self.stamp)
+
+    def _repr_html_(self) -> str:
+        box = (
+            "<div style='border-left:4px solid {c};padding:6px 10px;margin:4px 0;"
+            "background:rgba(127,127,127,0.08)'>{body}</div>"
+        )
+        body = f"<code>{html.escape(self.stamp)}</code> on {html.escape(device_name(self.device))}"
+        out = box.format(c="#1f77b4", body=body)
+        if self.profile.is_fast:
+            out += box.format(c="#d62728", body=f"<b>Warning.</b> {html.escape(FAST_WARNING)}")
+        return out
+
+    def __repr__(self) -> str:
+        text = f"{self.stamp} on {device_name(self.device)}"
+        if self.profile.is_fast:
+            text += f"\nWARNING: {FAST_WARNING}"
+        return text
+
+
+def start_chapter(
+    seed: int = 0,
+    profile: str | Profile | None = None,
+    device: str | torch.device | None = None,
+) -> Chapter:
+    """Set up a chapter: choose profile and device, configure plotting, return the settings.
+
+    Parameters
+    ----------
+    seed : root seed of every random stream in the chapter.
+    profile : ``"fast"``, ``"cpu"``, ``"gpu"`` or None (``TOPOLIB_PROFILE``, else detected).
+    device : torch device or None (``TOPOLIB_DEVICE``, else CUDA when available).
+    """
+    from topolib.plotting.interactive import configure_plotly
+    from topolib.plotting.style import use_book_style
+
+    configure_plotly()
+    use_book_style()
+    return Chapter(profile=get_profile(profile), device=get_device(device), seed=check_seed(seed))

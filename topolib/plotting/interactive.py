@@ -1,0 +1,129 @@
+"""Plotly output that works in the built book (offline), in Jupyter and on Colab.
+
+The book serves one copy of plotly.js from its own ``_static`` folder on every page (see
+``book/_ext/offline_assets.py``). A figure is emitted as a ``<div>`` plus a small script that
+draws it with the page's ``window.Plotly``; outside the book (Jupyter, Colab), where no
+plotly.js is on the page, the script loads it from the plotly CDN once. This keeps each page
+small, and the book readable with no network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from typing import Any
+
+import plotly.io as pio
+from plotly.io._base_renderers import MimetypeRenderer
+
+__all__ = ["RENDERER_NAME", "configure_plotly", "figure_html", "scatter_3d"]
+
+RENDERER_NAME = "topolib"
+_counter = itertools.count()
+
+_LOADER = """<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>
+<script type="text/javascript">
+(function () {{
+  var spec = {spec};
+  function draw() {{ window.Plotly.newPlot("{div_id}", spec.data, spec.layout, spec.config); }}
+  if (window.Plotly) {{ draw(); return; }}
+  var url = "https://cdn.plot.ly/plotly-{js_version}.min";
+  if (typeof window.requirejs === "function") {{
+    window.requirejs.config({{paths: {{plotly: url}}}});
+    window.requirejs(["plotly"], function (P) {{ window.Plotly = P; draw(); }});
+    return;
+  }}
+  var tag = document.createElement("script");
+  tag.src = url + ".js";
+  tag.onload = draw;
+  document.head.appendChild(tag);
+}})();
+</script>"""
+
+
+def _plotly_js_version() -> str:
+    from plotly.offline import get_plotlyjs_version
+
+    return get_plotlyjs_version()
+
+
+def figure_html(fig: Any, height: int | None = None) -> str:
+    """HTML for one figure, drawn with the page's plotly.js (or the CDN's outside the book).
+
+    Parameters
+    ----------
+    fig : a ``plotly.graph_objects.Figure`` or a figure dict.
+    height : pixel height of the plot; default the layout's height or 520.
+    """
+    fig_dict = pio.to_json(fig, validate=True, remove_uids=True)
+    spec = json.loads(fig_dict)
+    spec.setdefault("layout", {})
+    spec["config"] = {"responsive": True, "displaylogo": False}
+    height = height or spec["layout"].get("height") or 520
+    spec_json = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+    # Deterministic ids keep rebuilt pages identical; the counter separates repeated figures.
+    digest = hashlib.sha1(f"{next(_counter)}:{spec_json}".encode()).hexdigest()[:12]
+    return _LOADER.format(
+        div_id=f"plot-{digest}",
+        height=int(height),
+        spec=spec_json,
+        js_version=_plotly_js_version(),
+    )
+
+
+class _TopolibRenderer(MimetypeRenderer):
+    def to_mimebundle(self, fig_dict: dict) -> dict[str, str]:
+        return {"text/html": figure_html(fig_dict)}
+
+
+def configure_plotly() -> None:
+    """Make ``fig.show()`` use the book-friendly renderer (idempotent)."""
+    pio.renderers[RENDERER_NAME] = _TopolibRenderer()
+    pio.renderers.default = RENDERER_NAME
+
+
+
+def scatter_3d(
+    points: Any,
+    color: Any = None,
+    color_label: str = "",
+    title: str = "",
+    marker_size: float = 2.5,
+    hover_text: Any = None,
+    colorscale: str = "Viridis",
+) -> Any:
+    """Interactive 3-D scatter plot, coloured by a per-point value.
+
+    Parameters
+    ----------
+    points : array (n, 3) of coordinates (extra columns are ignored).
+    color : array (n,) of values for the colour scale, or None.
+    color_label : title of the colour bar.
+    title : figure title (put the provenance stamp here).
+    hover_text : optional (n,) strings shown on hover.
+    colorscale : plotly colour scale; use a cyclic one (``"Twilight"``) for angles.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    import numpy as np
+    import plotly.graph_objects as go
+
+    pts = np.asarray(points, dtype=float)
+    if pts.ndim != 2 or pts.shape[1] < 3:
+        raise ValueError(f"points must have shape (n, 3) or wider; got {pts.shape}")
+    if color is not None and len(color) != len(pts):
+        raise ValueError(f"color must have one value per point ({len(pts)}); got {len(color)}")
+    marker = {"size": marker_size, "opacity": 0.85}
+    if color is not None:
+        marker.update(color=np.asarray(color, dtype=float), colorscale=colorscale,
+                      colorbar={"title": {"text": color_label}})
+    trace = go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", marker=marker,
+                         text=hover_text, hoverinfo="text" if hover_text is not None else "x+y+z")
+    fig = go.Figure(trace)
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=520,
+                      margin={"l": 0, "r": 0, "t": 40, "b": 0},
+                      scene={"aspectmode": "data"})
+    return fig
