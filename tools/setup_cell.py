@@ -17,18 +17,19 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-MARKER = "# Setup (works unchanged on Colab, on a laptop and in the book build)"
+MARKER = "# Setup: works unchanged on Colab, on a laptop and in the book build."
 
-TEMPLATE = '''{marker}: installs topolib if it
-# is missing, then picks the compute profile (TOPOLIB_PROFILE, else gpu with CUDA, else cpu),
-# the device and the seed, and prints them. Every figure and table below is stamped with them.
+TEMPLATE = '''{marker}
+# It installs topolib if missing, then picks the compute profile (TOPOLIB_PROFILE,
+# else gpu with CUDA, else cpu), the device and the seed; figures are stamped with them.
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("topolib") is None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "topolib @ git+{url}"],
+        [sys.executable, "-m", "pip", "install", "-q",
+         "topolib @ git+{url}"],
         check=True,
     )
 

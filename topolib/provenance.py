@@ -22,6 +22,10 @@ def stamp(profile: Profile, seed: int, device: torch.device | str) -> str:
 
 
 def stamp_figure(fig: Figure, text: str) -> Figure:
-    """Write ``text`` small in the lower right corner of a matplotlib figure; returns ``fig``."""
-    fig.text(0.995, 0.005, text, ha="right", va="bottom", fontsize=7, color="0.45")
+    """Write ``text`` small under the lower right corner of a matplotlib figure; returns ``fig``.
+
+    The text hangs below the figure's bottom edge so that it never covers an axis label;
+    notebooks save figures with a tight bounding box, which grows to include it.
+    """
+    fig.text(0.995, 0.0, text, ha="right", va="top", fontsize=7, color="0.45")
     return fig
