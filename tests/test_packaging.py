@@ -1,8 +1,8 @@
 """The repository's set-up files agree with each other."""
 
 import re
-import tomllib
 
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 

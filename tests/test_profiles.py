@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from topolib import PROFILE_NAMES, Profile, get_profile, get_device
+from topolib import PROFILE_NAMES, Profile, get_device, get_profile
 
 
 def test_names_and_ordering_of_sizes():

@@ -1,0 +1,177 @@
+"""Interpolation audit: geodesics pass; the long way round, cross-fades and jumps do not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from topolib.datasets.registry import get_dataset
+from topolib.metrics.interpolation import (
+    JUMP_RATIO_MAX,
+    LENGTH_RATIO_MAX,
+    audit_path,
+    geodesic_path_images,
+    linear_pixel_path,
+)
+from topolib.metrics.projection import project
+
+
+@pytest.mark.parametrize(
+    ("name", "a", "b"),
+    [
+        ("circle", [0.3], [2.0]),
+        ("torus", [0.2, 6.0], [2.5, 1.0]),
+        ("sphere", [1.0, 0.0, 0.0], [0.0, 0.6, 0.8]),
+        ("klein", [0.3, 0.4], [2.9, 2.0]),
+        ("projective", [0.0, 0.6, 0.8], [0.6, 0.0, 0.8]),
+        ("two_circles", [1.0, 0.5], [1.0, 4.0]),
+        ("disk", [-0.3, -0.3], [0.4, 0.2]),
+    ],
+)
+def test_geodesic_path_is_valid(name, a, b):
+    ds = get_dataset(name)
+    ends = np.array([a, b], dtype=float)
+    images = geodesic_path_images(ds, ends[0], ends[1], m=12)
+    assert images.shape == (12, 32, 32)
+    assert np.allclose(images, ds.render(ds.geodesic(ends[0], ends[1], 12)))
+    audit = audit_path(images, ds, endpoints_params=ends)
+    assert audit.valid, audit.reasons
+    assert audit.reasons == ()
+    assert audit.length_ratio == pytest.approx(1.0, abs=0.01)
+    assert audit.jump_ratio == pytest.approx(1.0, abs=0.05)
+    assert audit.off_manifold_fraction == 0.0
+    assert audit.endpoint_error < 1e-2
+    assert audit.geodesic == pytest.approx(ds.distance(ends[0], ends[1])[0])
+
+
+@pytest.mark.parametrize("d", [0.5, 1.5, 2.2])  # (2 pi - d) / d = 11.6, 3.2, 1.9
+def test_long_way_round_the_circle(d):
+    ds = get_dataset("circle")
+    theta = np.linspace(0.4, 0.4 + d - 2 * math.pi, 24)[:, None]  # the other way round
+    audit = audit_path(ds.render(theta), ds)
+    assert audit.geodesic == pytest.approx(d, abs=1e-3)
+    assert audit.length_ratio == pytest.approx((2 * math.pi - d) / d, rel=1e-2)
+    assert audit.jump_ratio == pytest.approx(1.0, abs=0.05)  # uniformly paced: not a jump
+    assert not audit.valid
+    assert any("long way round" in r for r in audit.reasons)
+    assert not any("jump" in r for r in audit.reasons)
+
+
+def test_slightly_longer_path_is_still_valid():
+    ds = get_dataset("circle")
+    # it goes back and forth three times (a detour of ~35%), within LENGTH_RATIO_MAX
+    t = np.linspace(0, 1, 30)
+    theta = (0.5 + 2.0 * t + 0.2 * np.sin(6 * math.pi * t))[:, None]
+    audit = audit_path(ds.render(theta), ds)
+    assert 1.25 < audit.length_ratio < LENGTH_RATIO_MAX
+    assert audit.valid, audit.reasons
+
+
+def test_pixel_cross_fade_is_off_the_manifold():
+    ds = get_dataset("torus")
+    a, b = np.array([0.5, 0.5]), np.array([3.5, 3.0])
+    renders = ds.render(np.stack([a, b]))
+    fade = linear_pixel_path(renders[0], renders[1], m=16)
+    assert fade.shape == (16, 32, 32)
+    assert np.allclose(fade[0], renders[0]) and np.allclose(fade[-1], renders[1])
+    audit = audit_path(fade, ds, endpoints_params=np.stack([a, b]))
+    assert not audit.valid
+    assert audit.off_manifold_fraction > 0.5
+    assert audit.off_manifold[0] == audit.off_manifold[-1] == np.False_
+    assert any("off the manifold" in r for r in audit.reasons)
+
+
+def test_jump_is_detected_where_it_happens():
+    ds = get_dataset("torus")
+    first = np.linspace([0.5, 0.5], [1.0, 1.0], 8)
+    second = np.linspace([4.0, 4.0], [4.5, 4.5], 8)
+    audit = audit_path(ds.render(np.concatenate([first, second])), ds)
+    assert list(audit.jumps) == [7]
+    assert audit.jump_ratio > JUMP_RATIO_MAX
+    assert audit.max_jump == pytest.approx(ds.distance(first[-1], second[0])[0], abs=1e-3)
+    assert any("jump" in r for r in audit.reasons)
+    assert not audit.valid
+
+
+def test_cross_fade_on_the_circle_jumps_midway():
+    ds = get_dataset("circle")
+    renders = ds.render(np.array([[0.3], [2.8]]))
+    audit = audit_path(linear_pixel_path(renders[0], renders[1], 15), ds)
+    assert len(audit.jumps) == 1 and 4 <= audit.jumps[0] <= 10
+    assert not audit.valid
+
+
+def test_path_between_components_is_invalid():
+    ds = get_dataset("two_circles")
+    params = np.array([[0.0, 1.0], [0.0, 1.2], [1.0, 1.4], [1.0, 1.6]])
+    audit = audit_path(ds.render(params), ds)
+    assert math.isinf(audit.geodesic) and math.isinf(audit.length)
+    assert list(audit.jumps) == [1]
+    assert not audit.valid
+    assert any("different components" in r for r in audit.reasons)
+
+
+def test_precomputed_projection_is_used():
+    ds = get_dataset("circle")
+    images = geodesic_path_images(ds, np.array([0.1]), np.array([1.1]), 8)
+    proj = project(images, ds)
+    assert audit_path(images, ds, projection=proj).projection is proj
+
+
+def test_bad_inputs_raise():
+    ds = get_dataset("circle")
+    images = geodesic_path_images(ds, np.array([0.1]), np.array([1.1]), 8)
+    with pytest.raises(ValueError, match="at least 2"):
+        audit_path(images[:1], ds)
+    with pytest.raises(ValueError, match="path_images"):
+        audit_path(images[:, :, :20], ds)
+    with pytest.raises(ValueError, match="path_images contains NaN"):
+        audit_path(np.full_like(images, np.nan), ds)
+    with pytest.raises(ValueError, match="endpoints_params"):
+        audit_path(images, ds, endpoints_params=np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="one row per path image"):
+        audit_path(images, ds, projection=project(images[:4], ds))
+    with pytest.raises(ValueError, match="unknown dataset"):
+        audit_path(images, "mobius")
+    with pytest.raises(ValueError, match="same shape"):
+        linear_pixel_path(images[0], np.zeros((16, 16)))
+    with pytest.raises(ValueError, match="img_a"):
+        linear_pixel_path(np.zeros(5), images[0])
+    with pytest.raises(ValueError, match="m must be"):
+        linear_pixel_path(images[0], images[1], m=1)
+    with pytest.raises(ValueError, match="m must be"):
+        geodesic_path_images(ds, np.array([0.1]), np.array([1.1]), m=0)
+    with pytest.raises(ValueError, match="different components"):
+        geodesic_path_images("two_circles", np.array([0.0, 1.0]), np.array([1.0, 1.0]))
+
+
+def test_path_and_sample_plots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from topolib.plotting.coverage import plot_path_audit
+    from topolib.plotting.samples import plot_image_grid, plot_walk
+
+    ds = get_dataset("torus")
+    first = np.linspace([0.5, 0.5], [1.0, 1.0], 6)
+    second = np.linspace([4.0, 4.0], [4.5, 4.5], 6)
+    images = ds.render(np.concatenate([first, second]))
+    ax = plot_path_audit(audit_path(images, ds))
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1  # the one jump
+    assert ax.get_title().startswith("invalid")
+    circle = get_dataset("circle")
+    walk = geodesic_path_images(circle, np.array([0.0]), np.array([2.0]), 8)
+    assert plot_path_audit(audit_path(walk, circle)).get_title().startswith("valid")
+    fig = plot_image_grid(images, nrow=3, titles=[str(i) for i in range(12)])
+    assert len(fig.axes) == 12 and fig.axes[5].get_title() == "5"
+    assert len(plot_walk(walk).axes) == 8
+    with pytest.raises(ValueError, match="titles"):
+        plot_image_grid(images, titles=["a"])
+    with pytest.raises(ValueError, match="nrow"):
+        plot_image_grid(images, nrow=0)
+    plt.close("all")

@@ -1,0 +1,66 @@
+"""Measuring topology and failure: persistent homology, projection onto the known manifold,
+coverage, interpolation audits and the report card that combines them."""
+
+from topolib.metrics.betti import (
+    MIN_PERSISTENCE,
+    READING_SCALE,
+    betti_from_diagram,
+    landmark_spacing,
+    stable_range,
+)
+from topolib.metrics.coverage import Coverage, HoleRegion, coverage_map
+from topolib.metrics.homology import (
+    DEFAULT_MAX_SCALE,
+    BootstrapResult,
+    PersistenceResult,
+    bootstrap_betti,
+    diagram_distance,
+    persistent_homology,
+    sample_set_distance,
+)
+from topolib.metrics.interpolation import (
+    PathAudit,
+    audit_path,
+    geodesic_path_images,
+    linear_pixel_path,
+)
+from topolib.metrics.landmarks import LandmarkResult, farthest_point_sampling, pca_project
+from topolib.metrics.projection import (
+    OFF_MANIFOLD_THRESHOLD,
+    Projection,
+    off_manifold_rate,
+    project,
+)
+from topolib.metrics.report import THRESHOLDS, ReportCard, report_card
+
+__all__ = [
+    "DEFAULT_MAX_SCALE",
+    "MIN_PERSISTENCE",
+    "OFF_MANIFOLD_THRESHOLD",
+    "READING_SCALE",
+    "THRESHOLDS",
+    "BootstrapResult",
+    "Coverage",
+    "HoleRegion",
+    "LandmarkResult",
+    "PathAudit",
+    "PersistenceResult",
+    "Projection",
+    "ReportCard",
+    "audit_path",
+    "betti_from_diagram",
+    "bootstrap_betti",
+    "coverage_map",
+    "diagram_distance",
+    "farthest_point_sampling",
+    "geodesic_path_images",
+    "landmark_spacing",
+    "linear_pixel_path",
+    "off_manifold_rate",
+    "pca_project",
+    "persistent_homology",
+    "project",
+    "report_card",
+    "sample_set_distance",
+    "stable_range",
+]

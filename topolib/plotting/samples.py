@@ -1,0 +1,121 @@
+"""Image grids and walks: what samples and paths of samples look like."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch
+
+from topolib.metrics.projection import as_images
+
+__all__ = ["plot_image_grid", "plot_walk"]
+
+
+def _show(ax, image: np.ndarray, title: str | None, vmin: float, vmax: float) -> None:
+    ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title is not None:
+        ax.set_title(title, fontsize=8)
+
+
+def plot_image_grid(
+    images: object,
+    nrow: int | None = None,
+    titles: Sequence[str] | None = None,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    cell_inches: float = 0.9,
+) -> Figure:
+    """A grid of images, row by row.
+
+    Parameters
+    ----------
+    images : ``(n, S, S)`` or ``(n, 1, S, S)``.
+    nrow : number of rows (default: about square).
+    titles : optional ``n`` short titles.
+    vmin, vmax : grey-scale limits (renders lie in [0, 1]).
+    cell_inches : size of one image in inches.
+
+    Returns
+    -------
+    matplotlib Figure.
+    """
+    array = as_images(images)
+    n = len(array)
+    if nrow is None:
+        nrow = max(1, round(math.sqrt(n)))
+    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"nrow must be a positive integer; got {nrow!r}")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"titles must have one entry per image ({n}); got {len(titles)}")
+    nrow = min(nrow, n)
+    ncol = math.ceil(n / nrow)
+    extra = 0.25 if titles is not None else 0.0
+    fig, axes = plt.subplots(
+        nrow,
+        ncol,
+        figsize=(ncol * cell_inches, nrow * (cell_inches + extra)),
+        squeeze=False,
+    )
+    for k, ax in enumerate(axes.ravel()):
+        if k < n:
+            _show(ax, array[k], None if titles is None else titles[k], vmin, vmax)
+        else:
+            ax.axis("off")
+    fig.subplots_adjust(wspace=0.05, hspace=0.3 if titles is not None else 0.05)
+    return fig
+
+
+def plot_walk(
+    images: object,
+    titles: Sequence[str] | None = None,
+    closed: bool = True,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    cell_inches: float = 0.9,
+) -> Figure:
+    """A row of images along a path; ``closed`` marks a loop that returns to its start.
+
+    Parameters
+    ----------
+    images : ``(m, S, S)`` or ``(m, 1, S, S)`` in walking order.
+    titles : optional ``m`` captions (e.g. the angle of each frame).
+    closed : draw a return arrow under the row (the walk is a loop).
+
+    Returns
+    -------
+    matplotlib Figure.
+    """
+    array = as_images(images)
+    m = len(array)
+    if titles is not None and len(titles) != m:
+        raise ValueError(f"titles must have one entry per image ({m}); got {len(titles)}")
+    height = cell_inches + (0.25 if titles is not None else 0.0) + (0.3 if closed else 0.0)
+    fig, axes = plt.subplots(1, m, figsize=(m * cell_inches, height), squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        _show(ax, array[k], None if titles is None else titles[k], vmin, vmax)
+    fig.subplots_adjust(wspace=0.05, bottom=0.25 if closed else 0.02)
+    if closed and m > 1:
+        left = axes[0, -1].get_position()
+        right = axes[0, 0].get_position()
+        y = 0.14
+        fig.patches.append(
+            FancyArrowPatch(
+                ((left.x0 + left.x1) / 2, y),
+                ((right.x0 + right.x1) / 2, y),
+                transform=fig.transFigure,
+                arrowstyle="-|>",
+                mutation_scale=10,
+                connectionstyle="arc3,rad=0.0",
+                color="0.4",
+            )
+        )
+        fig.text(0.5, 0.01, "back to the start", ha="center", va="bottom", fontsize=7, color="0.4")
+    return fig
