@@ -1,6 +1,6 @@
 """Persistent homology recovers the Betti numbers of every image dataset at the cpu profile.
 
-2000 images of 32 x 32 pixels, 250 greedy landmarks, H0-H2 over Z/2 and Z/3, the default
+2000 images of 32 x 32 pixels, 350 greedy landmarks, H0-H2 over Z/2 and Z/3, the default
 pipeline (no PCA) and the one Betti rule of ``topolib.metrics.betti``: no per-dataset setting.
 """
 

@@ -1,6 +1,6 @@
 """The report card passes intact sample sets and fails each broken one on the right check.
 
-The graded sets are at the ``cpu`` profile's size (2,000 32x32 images, 250 landmarks): the
+The graded sets are at the ``cpu`` profile's size (2,000 32x32 images, 350 landmarks): the
 size the book is built with, where every claim about a failure must already be visible.
 """
 

@@ -52,8 +52,8 @@ class Profile:
 
 _PROFILES: dict[str, Profile] = {
     "fast": Profile("fast", image_size=32, n_samples=200, n_landmarks=60, n_train=512, epochs=2),
-    "cpu": Profile("cpu", image_size=32, n_samples=2000, n_landmarks=250, n_train=10_000, epochs=30),
-    "gpu": Profile("gpu", image_size=64, n_samples=4000, n_landmarks=400, n_train=40_000, epochs=100),
+    "cpu": Profile("cpu", image_size=32, n_samples=2000, n_landmarks=350, n_train=10_000, epochs=30),
+    "gpu": Profile("gpu", image_size=64, n_samples=4000, n_landmarks=500, n_train=40_000, epochs=100),
 }
 
 
