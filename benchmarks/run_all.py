@@ -33,7 +33,13 @@ def run(script: Path) -> str:
     if result.returncode != 0:
         raise SystemExit(f"{script.name} failed:\n{result.stdout}\n{result.stderr}")
     print(result.stdout)
-    return result.stdout.strip()
+    return tables_only(result.stdout)
+
+
+def tables_only(text: str) -> str:
+    """The markdown tables and headings of a benchmark's output, without progress lines."""
+    kept = [ln for ln in text.splitlines() if ln.startswith(("|", "#")) or not ln.strip()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
 def paste(readme: str, name: str, table: str) -> str:
