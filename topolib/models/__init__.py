@@ -1,0 +1,32 @@
+"""Generative models behind one interface: a VAE and a GAN (chart autoencoder and DDPM later).
+
+>>> from topolib.models import VAE
+>>> model = VAE(latent_dim=2, size=32)
+>>> model.sample(8, generator=0).shape
+torch.Size([8, 1, 32, 32])
+"""
+
+from topolib.models.blocks import MLP, ConvDecoder, ConvEncoder, seeded_init
+from topolib.models.gan import GAN
+from topolib.models.interface import (
+    GenerativeModel,
+    as_generator,
+    check_images,
+    check_latents,
+    optimise_latents,
+)
+from topolib.models.vae import VAE
+
+__all__ = [
+    "GAN",
+    "MLP",
+    "VAE",
+    "ConvDecoder",
+    "ConvEncoder",
+    "GenerativeModel",
+    "as_generator",
+    "check_images",
+    "check_latents",
+    "optimise_latents",
+    "seeded_init",
+]

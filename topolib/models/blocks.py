@@ -1,0 +1,157 @@
+"""Shared building blocks: a conv encoder, a conv decoder and an MLP.
+
+All image blocks work on one-channel square images whose side is a power of two (8 to 256).
+An encoder halves the side with stride-2 4x4 convolutions until it is 4 (the DCGAN recipe);
+a decoder doubles it back with upsampling and 3x3 convolutions. Widths start at ``channels``
+and double per stage, capped at ``4 * channels``, so a 64x64 model costs about as much per
+pixel as a 32x32 one.
+
+Weights are initialised inside :func:`seeded_init`, which seeds torch's CPU generator from
+``(seed, stream)`` and restores the caller's random state afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from topolib.datasets.base import check_count
+from topolib.seeding import torch_generator
+
+__all__ = [
+    "MLP",
+    "ConvDecoder",
+    "ConvEncoder",
+    "check_positive_int",
+    "check_size",
+    "n_stages",
+    "seeded_init",
+    "stage_channels",
+]
+
+MIN_SIZE, MAX_SIZE = 8, 256
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Return ``value`` as a positive int, or raise naming the argument."""
+    return check_count(value, name)
+
+
+def check_size(size: object) -> int:
+    """Return the image side ``size``: a power of two from 8 to 256, or raise naming ``size``."""
+    size = check_positive_int(size, "size")
+    if size < MIN_SIZE or size > MAX_SIZE or size & (size - 1):
+        raise ValueError(f"size must be a power of two from {MIN_SIZE} to {MAX_SIZE}; got {size}")
+    return size
+
+
+def n_stages(size: int) -> int:
+    """Number of stride-2 stages between a ``size`` x ``size`` image and a 4 x 4 feature map."""
+    return check_size(size).bit_length() - 3  # log2(size / 4)
+
+
+def stage_channels(size: int, channels: int) -> list[int]:
+    """Channels after each encoder stage, e.g. ``[32, 64, 128]`` for size 32, channels 32."""
+    return [channels * min(2**i, 4) for i in range(n_stages(size))]
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int, stream: str) -> Iterator[None]:
+    """Run the block under a CPU random state seeded from ``(seed, stream)``, then restore it.
+
+    Module constructors (weight init, spectral-norm vectors) draw from torch's global CPU
+    generator; this makes them deterministic without changing the caller's random state.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_generator(seed, stream).initial_seed())
+        yield
+
+
+def _maybe_sn(layer: nn.Module, spectral: bool) -> nn.Module:
+    return spectral_norm(layer) if spectral else layer
+
+
+class ConvEncoder(nn.Module):
+    """``(n, 1, size, size)`` images -> ``(n, out_features)`` vectors.
+
+    Parameters
+    ----------
+    size : image side, a power of two from 8 to 256.
+    out_features : length of the output vector.
+    channels : width of the first stage (doubles per stage, capped at ``4 * channels``).
+    spectral : wrap every layer in spectral normalisation (for a GAN discriminator).
+    """
+
+    def __init__(self, size: int, out_features: int, channels: int = 32, spectral: bool = False):
+        super().__init__()
+        widths = stage_channels(size, check_positive_int(channels, "channels"))
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip([1, *widths[:-1]], widths, strict=True):
+            layers += [_maybe_sn(nn.Conv2d(c_in, c_out, 4, 2, 1), spectral), nn.LeakyReLU(0.2)]
+        layers += [nn.Flatten(), _maybe_sn(nn.Linear(widths[-1] * 16, out_features), spectral)]
+        self.net = nn.Sequential(*layers)
+        self.to(memory_format=torch.channels_last)  # ~1.2-1.5x faster convolutions on CPU
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ConvDecoder(nn.Module):
+    """``(n, in_features)`` vectors -> ``(n, 1, size, size)`` logits (apply a sigmoid for pixels).
+
+    Each stage doubles the side by nearest-neighbour upsampling and a 3x3 convolution, which
+    avoids the checkerboard artefacts of transposed convolutions (Odena et al. 2016).
+
+    Parameters
+    ----------
+    in_features : length of the input vector (the latent dimension).
+    size : image side, a power of two from 8 to 256.
+    channels : width of the last hidden stage (mirror of :class:`ConvEncoder`).
+    batchnorm : batch normalisation after every hidden layer (a DCGAN generator needs it).
+    """
+
+    def __init__(self, in_features: int, size: int, channels: int = 32, batchnorm: bool = False):
+        super().__init__()
+        widths = stage_channels(size, check_positive_int(channels, "channels"))[::-1]
+
+        def norm(c: int) -> nn.Module:
+            return nn.BatchNorm2d(c) if batchnorm else nn.Identity()
+
+        layers: list[nn.Module] = [nn.Linear(in_features, widths[0] * 16)]
+        layers += [nn.Unflatten(1, (widths[0], 4, 4)), norm(widths[0]), nn.ReLU()]
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 3, padding=1)]
+            layers += [norm(c_out), nn.ReLU()]
+        layers += [nn.Upsample(scale_factor=2), nn.Conv2d(widths[-1], 1, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+        self.to(memory_format=torch.channels_last)  # ~1.2-1.5x faster convolutions on CPU
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class MLP(nn.Module):
+    """``(n, in_features)`` -> ``(n, out_features)``: linear layers with SiLU in between.
+
+    Parameters
+    ----------
+    in_features, out_features : input and output lengths.
+    hidden : widths of the hidden layers, e.g. ``(128, 128)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, hidden: Sequence[int] = (128, 128)):
+        super().__init__()
+        sizes = [check_positive_int(in_features, "in_features")]
+        sizes += [check_positive_int(h, "hidden") for h in hidden]
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(a, b), nn.SiLU()]
+        layers.append(nn.Linear(sizes[-1], check_positive_int(out_features, "out_features")))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
