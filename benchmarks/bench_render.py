@@ -6,8 +6,9 @@ Run ``python benchmarks/bench_render.py``: prints a markdown table and writes
 on one image at a time for 500 images.
 
 Timings on a shared machine are noisy: with two torch threads on two cores, another busy
-process stalls every parallel region. The JSON records the load average; rerun when the
-machine is idle, or compare with ``--threads 1``.
+process stalls every parallel region. The JSON records the load average: rerun on an idle
+machine. By default every dataset is timed with torch's thread count and again with one
+thread; the single-thread rows are the ones a busy neighbour disturbs least.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def bench(name: str, n: int, n_loop: int, size: int, repeats: int) -> dict:
     loop_rate = n_loop / looped
     return {
         "dataset": name,
+        "threads": torch.get_num_threads(),
         "images_per_s": rate,
         "loop_images_per_s": loop_rate,
         "speedup": rate / loop_rate,
@@ -69,25 +71,33 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[torch.get_num_threads(), 1],
+        help="torch thread counts to run with (default: torch's default, then 1)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
 
-    rows = [bench(name, args.n, args.n_loop, args.size, args.repeats) for name in DATASET_NAMES]
-    print("| dataset | render (images/s) | per-image loop (images/s) | speed-up |")
-    print("|---|---:|---:|---:|")
+    default_threads = torch.get_num_threads()
+    rows = []
+    for threads in dict.fromkeys(args.threads):  # unique, in order
+        torch.set_num_threads(threads)
+        for name in DATASET_NAMES:
+            rows.append(bench(name, args.n, args.n_loop, args.size, args.repeats))
+    torch.set_num_threads(default_threads)
+
+    print("| dataset | threads | render (images/s) | per-image loop (images/s) | speed-up |")
+    print("|---|---:|---:|---:|---:|")
     for row in rows:
         print(
-            f"| {row['dataset']} | {row['images_per_s']:,.0f} | "
+            f"| {row['dataset']} | {row['threads']} | {row['images_per_s']:,.0f} | "
             f"{row['loop_images_per_s']:,.0f} | {row['speedup']:.0f}x |"
         )
     report = {
         "machine": {
             "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
             "platform": platform.platform(),
             "torch": torch.__version__,
             "numpy": np.__version__,

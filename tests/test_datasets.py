@@ -139,9 +139,10 @@ def test_numpy_and_torch_agree(manifold):
     params = manifold.sample_params(64, seed=2)
     images = manifold.render(params)
     for dtype in (torch.float64, torch.float32):
-        out = manifold.render_torch(torch.tensor(params, dtype=dtype))
-        assert out.dtype == dtype and out.shape == (64, 32, 32)
-        np.testing.assert_allclose(out.numpy(), images, atol=1e-5, rtol=0)
+        for grad in (False, True):
+            out = manifold.render_torch(torch.tensor(params, dtype=dtype, requires_grad=grad))
+            assert out.dtype == dtype and out.shape == (64, 32, 32)
+            np.testing.assert_allclose(out.detach().numpy(), images, atol=1e-5, rtol=0)
 
 
 def test_gradients_flow(manifold):
@@ -170,7 +171,7 @@ def test_gradient_matches_finite_difference(manifold):
 
 
 def test_continuity_is_linear_in_step(manifold):
-    params = manifold.sample_params(200, seed=5)
+    params = manifold.sample_params(120, seed=5)
     if manifold.name == "disk":  # stay inside the box
         params *= 0.9
     direction = tangent_direction(manifold, params, seed=6)
@@ -185,11 +186,11 @@ def test_continuity_is_linear_in_step(manifold):
 
 
 def test_injective_far_points_give_far_images(manifold):
-    a = manifold.sample_params(1000, seed=7)
-    b = manifold.sample_params(1000, seed=8)
+    a = manifold.sample_params(600, seed=7)
+    b = manifold.sample_params(600, seed=8)
     rng = np.random.default_rng(9)
-    near = a[:300] + 0.05 * tangent_direction(manifold, a[:300], 10) * rng.uniform(size=(300, 1))
-    a = np.concatenate([a, a[:300]])
+    near = a[:200] + 0.05 * tangent_direction(manifold, a[:200], 10) * rng.uniform(size=(200, 1))
+    a = np.concatenate([a, a[:200]])
     b = np.concatenate([b, manifold.canonical(near)])
     intrinsic = manifold.distance(a, b)
     images = image_distance(manifold.render(a), manifold.render(b))
@@ -201,6 +202,27 @@ def test_identified_points_give_identical_images(manifold):
     params = manifold.sample_params(50, seed=11)
     others = other_representatives(manifold, params)
     np.testing.assert_allclose(manifold.render(others), manifold.render(params), atol=1e-4)
+
+
+def test_far_wrapped_angles_keep_full_precision():
+    torus = get_dataset("torus")
+    params = torus.sample_params(20, seed=0)
+    far = params + 2 * math.pi * 1000
+    np.testing.assert_allclose(torus.render(far), torus.render(params), atol=1e-5)
+    exact = torus.render_torch(torch.from_numpy(far)).numpy()
+    np.testing.assert_allclose(torus.render(far), exact, atol=1e-5)
+
+
+def test_two_circles_blends_between_the_hands():
+    two = get_dataset("two_circles")
+    theta = np.full(5, 0.7)
+    thin = two.render(np.stack([np.zeros(5), theta], 1))
+    thick = two.render(np.stack([np.ones(5), theta], 1))
+    blend = two.render(np.stack([np.linspace(0, 1, 5), theta], 1))  # off the manifold
+    np.testing.assert_allclose(blend[0], thin[0], atol=1e-6)
+    np.testing.assert_allclose(blend[-1], thick[0], atol=1e-6)
+    steps = image_distance(blend[:-1], blend[1:])
+    assert np.all(steps > 0.1) and steps.max() < image_distance(thin[:1], thick[:1])[0]
 
 
 def test_special_pairs():

@@ -74,7 +74,10 @@ class ImageManifold:
     description: str = ""
     #: images per chunk in ``render``: large enough to amortise torch's per-call overhead,
     #: small enough that a chunk's temporaries stay in cache.
-    chunk_size: int = 512
+    chunk_size: int = 256
+    #: columns of ``params`` that are angles (period 2 pi). ``render`` reduces them before
+    #: computing in float32, so far-wrapped angles lose no precision.
+    angle_columns: tuple[int, ...] = ()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, intrinsic_dim={self.intrinsic_dim})"
@@ -108,6 +111,9 @@ class ImageManifold:
         params = self._check_params(params)
         size = check_size(size)
         out = np.empty((params.shape[0], size, size), dtype=np.float32)
+        if self.angle_columns:
+            params = params.copy()
+            params[:, self.angle_columns] = np.mod(params[:, self.angle_columns], TWO_PI)
         source = torch.from_numpy(params.astype(np.float32))
         target = torch.from_numpy(out)
         with torch.no_grad():

@@ -17,6 +17,7 @@ class Circle(FlatManifold):
     name = "circle"
     intrinsic_dim = 1
     param_dim = 1
+    angle_columns = (0,)
     betti = {2: (1, 1, 0), 3: (1, 1, 0)}
     description = (
         "A single clock hand with a round tip, turning about the image centre: "

@@ -34,6 +34,7 @@ class KleinBottle(FlatManifold):
     name = "klein"
     intrinsic_dim = 2
     param_dim = 2
+    angle_columns = (0, 1)
     betti = {2: (1, 2, 1), 3: (1, 1, 0)}
     description = (
         "An oriented edge or line profile, cos(phi) t + sin(phi)(2t^2 - 1) across the "

@@ -24,6 +24,7 @@ class Torus(FlatManifold):
     name = "torus"
     intrinsic_dim = 2
     param_dim = 2
+    angle_columns = (0, 1)
     betti = {2: (1, 2, 1), 3: (1, 2, 1)}
     description = (
         "Two clock hands, a long narrow one and a short wide one, turning independently: "
