@@ -19,12 +19,7 @@ DATA_CONFIG = {"dataset": "circle", "n": N, "size": 32, "seed": 0}
 CONFIG = TrainConfig(epochs=4, batch_size=32, checkpoint_every=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
