@@ -24,15 +24,21 @@ def execute_notebook(path: Path, profile: str = "fast", timeout: int = 600) -> n
     Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
     """
     nb = read_notebook(path)
+    previous = os.environ.get("TOPOLIB_PROFILE")
     os.environ["TOPOLIB_PROFILE"] = profile  # the kernel inherits the environment
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        allow_errors=False,
-    )
-    client.execute()
+    try:
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+            allow_errors=False,
+        ).execute()
+    finally:
+        if previous is None:
+            os.environ.pop("TOPOLIB_PROFILE", None)
+        else:
+            os.environ["TOPOLIB_PROFILE"] = previous
     return nb
 
 
