@@ -103,21 +103,12 @@ def bench_calibration(n: int) -> list[dict]:
 
 
 def bench_report(n: int, n_landmarks: int) -> list[dict]:
-    sets = {
-        "circle intact": lambda: failures.intact("circle", n, seed=0),
-        "torus intact": lambda: failures.intact("torus", n, seed=0),
-        "two_circles intact": lambda: failures.intact("two_circles", n, seed=0),
-        "sphere intact": lambda: failures.intact("sphere", n, seed=0),
-        "torus_with_hole": lambda: failures.torus_with_hole(n, seed=0),
-        "circle_torn": lambda: failures.circle_torn(n, seed=0),
-        "circle pushed_off": lambda: failures.pushed_off("circle", n, seed=0),
-        "torus pushed_off": lambda: failures.pushed_off("torus", n, seed=0),
-        "two_circles_bridged": lambda: failures.two_circles_bridged(n, seed=0),
-        "torus collapsed": lambda: failures.collapsed("torus", n, seed=0),
-    }
+    intact = ("circle", "torus", "two_circles", "sphere")
+    sets = {f"{name} intact": (failures.intact, (name, n)) for name in intact}
+    sets.update({name: (make, (n,)) for name, make in failures.BROKEN_SETS.items()})
     rows = []
-    for label, make in sets.items():
-        sample = make()
+    for label, (make, args) in sets.items():
+        sample = make(*args, seed=0)
         report_module._REFERENCE_CACHE.clear()  # cold: the reference is part of the cost
         start = time.perf_counter()
         card = report_card(sample.images, sample.dataset, n_landmarks=n_landmarks)
