@@ -73,3 +73,24 @@ def test_plotly_html_cannot_close_its_script_early():
     fig = go.Figure(layout={"title": {"text": "</script><b>x</b>"}})
     html = figure_html(fig)
     assert html.count("</script>") == 1
+
+
+@pytest.mark.parametrize("latent_dim, kind", [(1, "scattergl"), (2, "scattergl"),
+                                              (3, "scatter3d"), (5, "scatter3d")])
+def test_scatter_latent_draws_every_dimension(latent_dim, kind):
+    from topolib.plotting import scatter_latent
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(40, latent_dim))
+    off = np.arange(40) < 5
+    fig = scatter_latent(z, {"a": rng.random(40), "b": rng.random(40)}, title="t",
+                         off_manifold=off)
+    assert [t.type for t in fig.data] == [kind, kind]
+    assert len(fig.data[0].x) == 35 and len(fig.data[1].x) == 5
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["a", "b"]
+    with pytest.raises(ValueError, match=r"colors\['a'\]"):
+        scatter_latent(z, {"a": np.zeros(3)})
+    with pytest.raises(ValueError, match="colors must name"):
+        scatter_latent(z, {})
+    with pytest.raises(ValueError, match="off_manifold"):
+        scatter_latent(z, {"a": np.zeros(40)}, off_manifold=np.zeros(3, bool))

@@ -174,4 +174,9 @@ def test_path_and_sample_plots():
         plot_image_grid(images, titles=["a"])
     with pytest.raises(ValueError, match="nrow"):
         plot_image_grid(images, nrow=0)
+    flagged = plot_image_grid(images, flagged=np.arange(12) % 5 == 0)
+    framed = [ax for ax in flagged.axes if any(s.get_visible() for s in ax.spines.values())]
+    assert len(framed) == 3  # images 0, 5 and 10
+    with pytest.raises(ValueError, match="flagged"):
+        plot_image_grid(images, flagged=[True])
     plt.close("all")

@@ -146,7 +146,11 @@ def test_thresholds_have_reasons():
 def test_figure_and_html(small_card):
     fig = small_card.figure()
     assert len(fig.axes) >= 16 + 4
+    assert fig._suptitle.get_text().startswith("Report card: circle,")
     plt.close(fig)
+    titled = small_card.figure(title="VAE on the circle, d = 2")
+    assert titled._suptitle.get_text().startswith("Report card: VAE on the circle, d = 2,")
+    plt.close(titled)
     page = small_card._repr_html_()
     assert "<table" in page and "interpolation" in page and "fails" in page
 
@@ -182,6 +186,26 @@ def test_bad_inputs_raise():
         report_card(images, ds, maxdim=3)
     with pytest.raises(ValueError, match="reference must hold"):
         report_card(images, ds, n_landmarks=15, reference=images[:10])
+    path = geodesic_path_images(ds, np.array([0.0]), np.array([1.0]), 6)
+    with pytest.raises(ValueError, match=r"path_endpoints must have shape \(n_paths, 2, 1\)"):
+        report_card(images, ds, n_landmarks=15, paths=[path], path_endpoints=np.zeros((2, 2, 1)))
+    with pytest.raises(ValueError, match="path_endpoints"):
+        report_card(images, ds, n_landmarks=15, path_endpoints=np.zeros((1, 2, 1)))
+
+
+def test_paths_are_judged_against_the_given_endpoints():
+    """A path that stops short of the requested end point is measured against the geodesic it
+    was asked to follow, so the shortfall shows in ``endpoint_error``."""
+    ds = get_dataset("circle")
+    images, _ = ds.sample(20, seed=0)
+    path = geodesic_path_images(ds, np.array([0.0]), np.array([1.0]), 8)
+    asked = np.array([[[0.0], [2.0]]])
+    card = report_card(images, ds, n_landmarks=15, paths=[path], path_endpoints=asked)
+    audit = card.audits[0]
+    assert audit.geodesic == pytest.approx(2.0)
+    assert audit.endpoint_error == pytest.approx(1.0, abs=1e-3)
+    free = report_card(images, ds, n_landmarks=15, paths=[path]).audits[0]
+    assert free.geodesic == pytest.approx(1.0, abs=1e-3) and np.isnan(free.endpoint_error)
 
 
 # ---------------------------------------------------------------------------- the sets

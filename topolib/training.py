@@ -59,10 +59,10 @@ class TrainConfig:
     epochs : number of passes over the data.
     batch_size : images per optimizer step (the last batch of an epoch may be smaller).
     lr : Adam learning rate of every optimizer of the model, or None for the model's
-        default (VAE 1e-3, GAN 2e-4).
+        default (VAE 1e-3, GAN 5e-4).
     seed : seed of the shuffling and of the training noise (the model's own ``seed`` sets
         its initial weights).
-    betas : Adam betas, or None for the model's default (VAE (0.9, 0.999), GAN (0.5, 0.999)).
+    betas : Adam betas, or None for the model's default (VAE (0.9, 0.999), GAN (0.5, 0.9)).
     patience : early stopping: stop when the model's monitored loss has not improved by
         ``min_delta`` for this many epochs; None trains all ``epochs``.
     min_delta : smallest decrease that counts as an improvement.

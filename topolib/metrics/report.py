@@ -181,8 +181,12 @@ class ReportCard:
             raise KeyError(f"no check named {name!r}; have {tuple(self.table['check'])}")
         return rows.iloc[0]
 
-    def figure(self) -> Figure:
-        """Samples, coverage map with holes, persistence diagrams per field, residuals."""
+    def figure(self, title: str | None = None) -> Figure:
+        """Samples, coverage map with holes, persistence diagrams per field, residuals.
+
+        ``title`` (e.g. the model and its latent dimension) replaces the dataset name in the
+        figure's title; the verdict follows it.
+        """
         from topolib.plotting.coverage import plot_coverage, plot_residuals
         from topolib.plotting.diagrams import plot_diagram
 
@@ -210,7 +214,8 @@ class ReportCard:
         ]
         ax.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8)
         verdict = "passes" if self.passed else f"fails {', '.join(self.failed_checks)}"
-        fig.suptitle(f"Report card: {self.dataset}, {len(self.projection)} samples, {verdict}")
+        name = self.dataset if title is None else title
+        fig.suptitle(f"Report card: {name}, {len(self.projection)} samples, {verdict}")
         return fig
 
     def _repr_html_(self) -> str:
@@ -286,6 +291,7 @@ def report_card(
     n_landmarks: int | None = None,
     reference: object = None,
     maxdim: int | None = None,
+    path_endpoints: np.ndarray | None = None,
 ) -> ReportCard:
     """Grade generated samples (and interpolation paths) against the known manifold.
 
@@ -301,6 +307,9 @@ def report_card(
         uniform renders of the same size are generated (and cached in memory).
     maxdim : highest homology dimension (default: the manifold's dimension; homology above
         it is zero for the true manifold).
+    path_endpoints : optional ``(n_paths, 2, param_dim)`` true parameters of the images each
+        path was asked to join; each path is then judged against their geodesic (default:
+        the recovered first and last images of the path).
 
     Returns
     -------
@@ -321,6 +330,15 @@ def report_card(
     if paths is not None and not path_list:
         raise ValueError("paths is empty; pass None to skip the interpolation check")
     path_arrays = [as_images(p, name=f"paths[{i}]", size=size) for i, p in enumerate(path_list)]
+    endpoints: list[np.ndarray | None] = [None] * len(path_arrays)
+    if path_endpoints is not None:
+        ends = np.asarray(path_endpoints, dtype=float)
+        if not path_arrays or ends.shape != (len(path_arrays), 2, ds.param_dim):
+            raise ValueError(
+                f"path_endpoints must have shape (n_paths, 2, {ds.param_dim}) with one entry "
+                f"per path ({len(path_arrays)}); got {ends.shape}"
+            )
+        endpoints = list(ends)
     if reference is not None and not isinstance(reference, PersistenceResult):
         reference = as_images(reference, name="reference", size=size)
         if len(reference) < n_landmarks:
@@ -359,7 +377,9 @@ def report_card(
     timings["diagram_distance"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    audits = tuple(audit_path(p, ds) for p in path_arrays)
+    audits = tuple(
+        audit_path(p, ds, endpoints_params=e) for p, e in zip(path_arrays, endpoints, strict=True)
+    )
     timings["interpolation"] = time.perf_counter() - t
 
     rows = []

@@ -112,9 +112,12 @@ class ConvDecoder(nn.Module):
     size : image side, a power of two from 8 to 256.
     channels : width of the last hidden stage (mirror of :class:`ConvEncoder`).
     batchnorm : batch normalisation after every hidden layer (a DCGAN generator needs it).
+    padding_mode : padding of the 3x3 convolutions; ``"replicate"`` avoids the bright
+        border rows/columns that zero padding gives a GAN generator.
     """
 
-    def __init__(self, in_features: int, size: int, channels: int = 32, batchnorm: bool = False):
+    def __init__(self, in_features: int, size: int, channels: int = 32, batchnorm: bool = False,
+                 padding_mode: str = "zeros"):
         super().__init__()
         widths = stage_channels(size, check_positive_int(channels, "channels"))[::-1]
 
@@ -124,9 +127,11 @@ class ConvDecoder(nn.Module):
         layers: list[nn.Module] = [nn.Linear(in_features, widths[0] * 16)]
         layers += [nn.Unflatten(1, (widths[0], 4, 4)), norm(widths[0]), nn.ReLU()]
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 3, padding=1)]
+            layers += [nn.Upsample(scale_factor=2),
+                       nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode=padding_mode)]
             layers += [norm(c_out), nn.ReLU()]
-        layers += [nn.Upsample(scale_factor=2), nn.Conv2d(widths[-1], 1, 3, padding=1)]
+        layers += [nn.Upsample(scale_factor=2),
+                   nn.Conv2d(widths[-1], 1, 3, padding=1, padding_mode=padding_mode)]
         self.net = nn.Sequential(*layers)
         self.to(memory_format=torch.channels_last)  # ~1.2-1.5x faster convolutions on CPU
 

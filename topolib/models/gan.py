@@ -1,7 +1,7 @@
 """A DCGAN-style GAN (Radford et al. 2016) with a spectrally normalised discriminator.
 
 Generator ``G``: ``z ~ N(0, I)`` in R^latent_dim -> image: the shared conv decoder with batch
-norm, then a sigmoid. Discriminator ``D``: image -> one logit: the shared conv encoder with
+norm and replicate padding, a learnable output gain and bias, then a sigmoid. Discriminator ``D``: image -> one logit: the shared conv encoder with
 spectral normalisation (Miyato et al. 2018) on every layer. Losses, with
 ``softplus(t) = log(1 + e^t)``:
 
@@ -15,6 +15,14 @@ for the gradient penalty: several times the CPU cost for the same pictures at th
 Batch norm in G is DCGAN's; without it G collapsed to blank images on our sparse pictures.
 Outside training G runs in eval mode (running statistics): an image depends on its code only.
 
+Two details make training fit a CPU budget (measured on the disk control, 5,000 images, batch
+32: the report card passes after 14 epochs, where the plain DCGAN recipe at lr 2e-4 still had
+every sample off the manifold after 16): zero padding gave G bright border rows that the
+off-manifold check catches, so G pads by replication; and G's logits start at sigmoid(0) =
+0.5 grey, far from our black backgrounds and bright strokes, so an output gain and bias (bias
+starting at -3, i.e. dark) learn ten times faster than the rest. Adam runs at lr 5e-4 with
+betas (0.5, 0.9).
+
 A GAN has no encoder. ``invert`` projects images into the latent space by latent
 optimisation: Adam on ``z`` to minimise ``|G(z) - x|^2``, from a few random starts, keeping
 the best.
@@ -26,6 +34,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from topolib.models.blocks import (
     ConvDecoder,
@@ -45,6 +54,23 @@ from topolib.models.interface import (
 from topolib.seeding import check_seed
 
 __all__ = ["GAN"]
+
+
+class OutputAffine(nn.Module):
+    """Learnable gain and bias on G's logits: ``a * t + b``, ``b`` starting at ``logit(0.05)``.
+
+    Starting dark (the mean pixel of a blob image is ~0.05) and letting a gain with its own
+    larger learning rate stretch the logits lets G reach the real peak (~0.97) and a clean
+    background within a few thousand steps, instead of sigmoid(0) = 0.5 grey.
+    """
+
+    def __init__(self, bias: float = -3.0) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.ones(1))
+        self.b = nn.Parameter(torch.full((1,), float(bias)))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return t * self.a + self.b
 
 
 class GAN(GenerativeModel):
@@ -69,7 +95,9 @@ class GAN(GenerativeModel):
         self.channels = check_positive_int(channels, "channels")
         self.seed = check_seed(seed)
         with seeded_init(self.seed, "topolib.models.gan"):
-            self.G = ConvDecoder(self.latent_dim, size, channels, batchnorm=True)
+            self.G = ConvDecoder(self.latent_dim, size, channels, batchnorm=True,
+                                 padding_mode="replicate")
+            self.G.net.append(OutputAffine(-3.0))
             self.D = ConvEncoder(size, 1, channels, spectral=True)
 
     def config(self) -> dict[str, Any]:
@@ -127,10 +155,14 @@ class GAN(GenerativeModel):
     def configure_optimizers(
         self, lr: float | None = None, betas: tuple[float, float] | None = None
     ) -> dict[str, torch.optim.Optimizer]:
-        """Adam for G and for D; defaults lr 2e-4, betas (0.5, 0.999) as in DCGAN."""
-        lr, betas = lr or 2e-4, betas or (0.5, 0.999)
+        """Adam for G and for D; defaults lr 5e-4, betas (0.5, 0.9); G's output gain and bias
+        learn 10x faster."""
+        lr, betas = lr or 5e-4, betas or (0.5, 0.9)
+        out = list(self.G.net[-1].parameters())
+        rest = [p for p in self.G.parameters() if all(p is not q for q in out)]
         return {
-            "generator": torch.optim.Adam(self.G.parameters(), lr=lr, betas=betas),
+            "generator": torch.optim.Adam(
+                [{"params": rest}, {"params": out, "lr": 10 * lr}], lr=lr, betas=betas),
             "discriminator": torch.optim.Adam(self.D.parameters(), lr=lr, betas=betas),
         }
 

@@ -2,16 +2,17 @@
 
 A model maps a latent code to an image and back where it can:
 
-=================  =========================================  ====================================
-method             shape                                      VAE / GAN
-=================  =========================================  ====================================
-``sample``         ``n`` -> ``(n, 1, S, S)``                  decode Gaussian noise
-``encode``         ``(n, 1, S, S)`` -> ``(n, latent_dim)``    posterior mean / latent optimisation
-``decode``         ``(n, latent_dim)`` -> ``(n, 1, S, S)``    decoder / generator
-``invert``         ``(n, 1, S, S)`` -> ``(n, latent_dim)``    encoder / latent optimisation
-``reconstruct``    ``(n, 1, S, S)`` -> ``(n, 1, S, S)``       ``decode(invert(x))``
-``interpolate``    two images -> ``(n_steps, 1, S, S)``       straight latent line, decoded
-=================  =========================================  ====================================
+==================== ========================================= ==============================
+method               shape                                     VAE / GAN
+==================== ========================================= ==============================
+``sample``           ``n`` -> ``(n, 1, S, S)``                 decode Gaussian noise
+``encode``           ``(n, 1, S, S)`` -> ``(n, latent_dim)``   posterior mean / optimisation
+``decode``           ``(n, latent_dim)`` -> ``(n, 1, S, S)``   decoder / generator
+``invert``           ``(n, 1, S, S)`` -> ``(n, latent_dim)``   encoder / latent optimisation
+``reconstruct``      ``(n, 1, S, S)`` -> ``(n, 1, S, S)``      ``decode(invert(x))``
+``interpolate``      two images -> ``(n_steps, 1, S, S)``      straight latent line, decoded
+``interpolate_many`` ``k`` pairs -> ``(k, n_steps, 1, S, S)``  the same for ``k`` pairs at once
+==================== ========================================= ==============================
 
 Training goes through one loop (:func:`topolib.training.train`) for every model: the model
 says which optimizers it needs (:meth:`GenerativeModel.configure_optimizers`) and how one
@@ -210,7 +211,15 @@ class GenerativeModel(nn.Module, abc.ABC):
         with torch.no_grad():
             return self.decode(z)
 
-    def interpolate(
+    def interpolate(self, x_a: torch.Tensor, x_b: torch.Tensor, n_steps: int = 16,
+                    generator: torch.Generator | int = 0, invert_steps: int = 200) -> torch.Tensor:
+        """The model's path ``(n_steps, 1, S, S)`` between two single images ``x_a``, ``x_b``
+        (each ``(S, S)``, ``(1, S, S)`` or ``(1, 1, S, S)``): :meth:`interpolate_many` for one
+        pair, with the same other arguments."""
+        ends = [self._single_image(x, name) for x, name in ((x_a, "x_a"), (x_b, "x_b"))]
+        return self.interpolate_many(ends[0], ends[1], n_steps, generator, invert_steps)[0]
+
+    def interpolate_many(
         self,
         x_a: torch.Tensor,
         x_b: torch.Tensor,
@@ -218,27 +227,32 @@ class GenerativeModel(nn.Module, abc.ABC):
         generator: torch.Generator | int = 0,
         invert_steps: int = 200,
     ) -> torch.Tensor:
-        """Decoded straight line between the latent codes of two images.
+        """Decoded straight latent lines between pairs of images, all pairs in one batch.
 
         Parameters
         ----------
-        x_a, x_b : single images ``(S, S)``, ``(1, S, S)`` or ``(1, 1, S, S)``.
-        n_steps : number of images on the path (>= 2), end points included.
-        generator, invert_steps : passed to :meth:`invert` for the end points (they matter
-            only where inversion optimises, as in the GAN).
+        x_a, x_b : start and end images, each ``(k, 1, S, S)`` or ``(k, S, S)``.
+        n_steps : number of images on each path (>= 2), end points included.
+        generator, invert_steps : passed to :meth:`invert` for the ``2k`` end points.
 
         Returns
         -------
-        ``(n_steps, 1, S, S)`` images, detached.
+        ``(k, n_steps, 1, S, S)`` images, detached.
         """
         n_steps = check_positive_int(n_steps, "n_steps")
         if n_steps < 2:
             raise ValueError(f"n_steps must be an integer >= 2; got {n_steps}")
-        ends = [self._single_image(x, name) for x, name in ((x_a, "x_a"), (x_b, "x_b"))]
-        z = self.invert(torch.cat(ends), steps=invert_steps, generator=generator)
-        t = torch.linspace(0.0, 1.0, n_steps, device=z.device)[:, None]
+        x_a, x_b = self._images(x_a, "x_a"), self._images(x_b, "x_b")
+        if x_a.shape[0] != x_b.shape[0]:
+            raise ValueError(f"x_a and x_b must hold the same number of images; got "
+                             f"{x_a.shape[0]} and {x_b.shape[0]}")
+        k = x_a.shape[0]
+        z = self.invert(torch.cat([x_a, x_b]), steps=invert_steps, generator=generator)
+        t = torch.linspace(0.0, 1.0, n_steps, device=z.device)[None, :, None]
+        line = (1 - t) * z[:k, None] + t * z[k:, None]  # (k, n_steps, latent_dim)
         with torch.no_grad():
-            return self.decode((1 - t) * z[0] + t * z[1])
+            images = self.decode(line.reshape(k * n_steps, self.latent_dim))
+        return images.view(k, n_steps, *images.shape[1:])
 
     # ------------------------------------------------------------------ training hooks
 

@@ -2,7 +2,7 @@
 
 from topolib.plotting.coverage import plot_coverage, plot_density, plot_path_audit, plot_residuals
 from topolib.plotting.diagrams import plot_barcode, plot_diagram, plot_diagrams_by_field
-from topolib.plotting.interactive import configure_plotly, scatter_3d
+from topolib.plotting.interactive import configure_plotly, scatter_3d, scatter_latent
 from topolib.plotting.samples import plot_image_grid, plot_walk
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "plot_residuals",
     "plot_walk",
     "scatter_3d",
+    "scatter_latent",
 ]

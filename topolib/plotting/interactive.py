@@ -17,7 +17,7 @@ from typing import Any
 import plotly.io as pio
 from plotly.io._base_renderers import MimetypeRenderer
 
-__all__ = ["RENDERER_NAME", "configure_plotly", "figure_html", "scatter_3d"]
+__all__ = ["RENDERER_NAME", "configure_plotly", "figure_html", "scatter_3d", "scatter_latent"]
 
 RENDERER_NAME = "topolib"
 _counter = itertools.count()
@@ -126,4 +126,95 @@ def scatter_3d(
     fig.update_layout(title={"text": title, "font": {"size": 13}}, height=520,
                       margin={"l": 0, "r": 0, "t": 40, "b": 0},
                       scene={"aspectmode": "data"})
+    return fig
+
+
+def scatter_latent(
+    z: Any,
+    colors: dict[str, Any],
+    title: str = "",
+    off_manifold: Any = None,
+    colorscale: str = "Twilight",
+    marker_size: float = 4.0,
+) -> Any:
+    """Interactive scatter of latent codes, coloured by a manifold coordinate of choice.
+
+    One latent dimension is drawn against the first colour (a 1-D latent space has no second
+    axis to show), two or three as they are, more through their top three principal
+    components. A drop-down menu switches between the colourings.
+
+    Parameters
+    ----------
+    z : ``(n, latent_dim)`` latent codes.
+    colors : ``{name: (n,) values}``, e.g. the coverage coordinates of each code's image.
+    title : figure title (put the provenance stamp here).
+    off_manifold : optional ``(n,)`` booleans; those codes are drawn as grey crosses.
+    colorscale : plotly colour scale (the default is cyclic, for angles).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from topolib.metrics.landmarks import pca_project
+
+    codes = np.asarray(z, dtype=float)
+    if codes.ndim != 2 or len(codes) == 0:
+        raise ValueError(f"z must have shape (n, latent_dim) with n >= 1; got {codes.shape}")
+    n, d = codes.shape
+    if not colors:
+        raise ValueError("colors must name at least one colouring, e.g. {'angle': values}")
+    values = {name: np.asarray(v, dtype=float) for name, v in colors.items()}
+    for name, v in values.items():
+        if v.shape != (n,):
+            raise ValueError(f"colors[{name!r}] must have shape ({n},); got {v.shape}")
+    off = np.zeros(n, bool) if off_manifold is None else np.asarray(off_manifold, dtype=bool)
+    if off.shape != (n,):
+        raise ValueError(f"off_manifold must have shape ({n},); got {off.shape}")
+    first = next(iter(values))
+    if d == 1:
+        xyz, axes = [codes[:, 0], values[first]], ["z", first]
+    elif d == 2:
+        xyz, axes = [codes[:, 0], codes[:, 1]], ["z1", "z2"]
+    elif d == 3:
+        xyz, axes = [codes[:, 0], codes[:, 1], codes[:, 2]], ["z1", "z2", "z3"]
+    else:
+        pcs = pca_project(codes, 3)
+        xyz, axes = [pcs[:, 0], pcs[:, 1], pcs[:, 2]], ["PC1", "PC2", "PC3"]
+
+    def trace(mask: np.ndarray, marker: dict, name: str) -> Any:
+        coords = [c[mask] for c in xyz]
+        if len(coords) == 3:
+            return go.Scatter3d(x=coords[0], y=coords[1], z=coords[2], mode="markers",
+                                marker={**marker, "size": marker_size * 0.6}, name=name)
+        return go.Scattergl(x=coords[0], y=coords[1], mode="markers", marker=marker, name=name)
+
+    on = ~off
+    marker = {"size": marker_size, "color": values[first][on], "colorscale": colorscale,
+              "colorbar": {"title": {"text": first}}, "opacity": 0.85}
+    fig = go.Figure(trace(on, marker, "on the manifold"))
+    if off.any():
+        fig.add_trace(trace(off, {"size": marker_size, "color": "#888888", "symbol": "x",
+                                  "opacity": 0.6}, "off the manifold"))
+    if len(values) > 1:
+        buttons = [
+            {"label": name, "method": "restyle",
+             "args": [{"marker.color": [v[on]], "marker.colorbar.title.text": name}, [0]]}
+            for name, v in values.items()
+        ]
+        fig.update_layout(updatemenus=[{"buttons": buttons, "x": 0.0, "y": 1.12,
+                                        "xanchor": "left", "showactive": True}])
+    layout: dict[str, Any] = {"title": {"text": title, "font": {"size": 13}, "x": 0.3},
+                              "height": 500, "margin": {"l": 40, "r": 10, "t": 70, "b": 40},
+                              "legend": {"orientation": "h", "y": -0.12}}
+    if len(xyz) == 3:
+        layout["scene"] = {"xaxis_title": axes[0], "yaxis_title": axes[1],
+                           "zaxis_title": axes[2]}
+    else:
+        layout.update(xaxis_title=axes[0], yaxis_title=axes[1])
+        if d == 2:
+            layout["yaxis"] = {"scaleanchor": "x", "title": axes[1]}
+    fig.update_layout(**layout)
     return fig

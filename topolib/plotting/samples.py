@@ -12,7 +12,9 @@ from matplotlib.patches import FancyArrowPatch
 
 from topolib.metrics.projection import as_images
 
-__all__ = ["plot_image_grid", "plot_walk"]
+__all__ = ["FLAG_COLOUR", "plot_image_grid", "plot_walk"]
+
+FLAG_COLOUR = "#d62728"
 
 
 def _show(ax, image: np.ndarray, title: str | None, vmin: float, vmax: float) -> None:
@@ -25,6 +27,13 @@ def _show(ax, image: np.ndarray, title: str | None, vmin: float, vmax: float) ->
         ax.set_title(title, fontsize=8)
 
 
+def _frame(ax, colour: str) -> None:
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_edgecolor(colour)
+        spine.set_linewidth(2.0)
+
+
 def plot_image_grid(
     images: object,
     nrow: int | None = None,
@@ -32,6 +41,7 @@ def plot_image_grid(
     vmin: float = 0.0,
     vmax: float = 1.0,
     cell_inches: float = 0.9,
+    flagged: Sequence[bool] | np.ndarray | None = None,
 ) -> Figure:
     """A grid of images, row by row.
 
@@ -42,6 +52,7 @@ def plot_image_grid(
     titles : optional ``n`` short titles.
     vmin, vmax : grey-scale limits (renders lie in [0, 1]).
     cell_inches : size of one image in inches.
+    flagged : optional ``n`` booleans; flagged images get a red frame (e.g. off the manifold).
 
     Returns
     -------
@@ -55,6 +66,8 @@ def plot_image_grid(
         raise ValueError(f"nrow must be a positive integer; got {nrow!r}")
     if titles is not None and len(titles) != n:
         raise ValueError(f"titles must have one entry per image ({n}); got {len(titles)}")
+    if flagged is not None and len(flagged) != n:
+        raise ValueError(f"flagged must have one entry per image ({n}); got {len(flagged)}")
     nrow = min(nrow, n)
     ncol = math.ceil(n / nrow)
     extra = 0.25 if titles is not None else 0.0
@@ -67,6 +80,8 @@ def plot_image_grid(
     for k, ax in enumerate(axes.ravel()):
         if k < n:
             _show(ax, array[k], None if titles is None else titles[k], vmin, vmax)
+            if flagged is not None and flagged[k]:
+                _frame(ax, FLAG_COLOUR)
         else:
             ax.axis("off")
     fig.subplots_adjust(wspace=0.05, hspace=0.3 if titles is not None else 0.05)
