@@ -168,15 +168,18 @@ def test_path_and_sample_plots():
     walk = geodesic_path_images(circle, np.array([0.0]), np.array([2.0]), 8)
     assert plot_path_audit(audit_path(walk, circle)).get_title().startswith("valid")
     fig = plot_image_grid(images, nrow=3, titles=[str(i) for i in range(12)])
-    assert len(fig.axes) == 12 and fig.axes[5].get_title() == "5"
+    (ax,) = fig.axes  # one mosaic: 3 rows of 4 tiles of 32 pixels, gaps (10 rows for titles)
+    assert ax.images[0].get_array().shape == (3 * 43 - 1, 4 * 33 - 1)
+    assert [t.get_text() for t in ax.texts] == [str(i) for i in range(12)]
+    np.testing.assert_allclose(ax.images[0].get_array()[53:85, 33:65], images[5], atol=1e-6)
     assert len(plot_walk(walk).axes) == 8
     with pytest.raises(ValueError, match="titles"):
         plot_image_grid(images, titles=["a"])
     with pytest.raises(ValueError, match="nrow"):
         plot_image_grid(images, nrow=0)
-    flagged = plot_image_grid(images, flagged=np.arange(12) % 5 == 0)
-    framed = [ax for ax in flagged.axes if any(s.get_visible() for s in ax.spines.values())]
-    assert len(framed) == 3  # images 0, 5 and 10
+    flagged = plot_image_grid(images, nrow=3, flagged=np.arange(12) % 5 == 0)
+    frames = flagged.axes[0].patches
+    assert [(p.get_x() + 0.5, p.get_y() + 0.5) for p in frames] == [(0, 0), (33, 33), (66, 66)]
     with pytest.raises(ValueError, match="flagged"):
         plot_image_grid(images, flagged=[True])
     plt.close("all")

@@ -145,7 +145,8 @@ def test_thresholds_have_reasons():
 
 def test_figure_and_html(small_card):
     fig = small_card.figure()
-    assert len(fig.axes) >= 16 + 4
+    assert len(fig.axes) >= 6  # samples, coverage, residuals, two diagrams, verdicts
+    assert fig.axes[0].get_title(loc="left") == "samples"
     assert fig._suptitle.get_text().startswith("Report card: circle,")
     plt.close(fig)
     titled = small_card.figure(title="VAE on the circle, d = 2")

@@ -189,17 +189,13 @@ class ReportCard:
         """
         from topolib.plotting.coverage import plot_coverage, plot_residuals
         from topolib.plotting.diagrams import plot_diagram
+        from topolib.plotting.samples import draw_image_mosaic
 
         fig = plt.figure(figsize=(12.0, 6.6))
         outer = fig.add_gridspec(2, 3, hspace=0.45, wspace=0.35)
-        tiles = outer[0, 0].subgridspec(4, 4, wspace=0.05, hspace=0.05)
-        for k in range(16):
-            ax = fig.add_subplot(tiles[k // 4, k % 4])
-            ax.set_axis_off()
-            if k < len(self.preview):
-                ax.imshow(self.preview[k], cmap="gray", vmin=0, vmax=1)
-            if k == 1:
-                ax.set_title("samples", fontsize=9, loc="left")
+        ax = fig.add_subplot(outer[0, 0])
+        draw_image_mosaic(ax, self.preview, nrow=4)
+        ax.set_title("samples", fontsize=9, loc="left")
         plot_coverage(self.coverage, ax=fig.add_subplot(outer[0, 1]))
         plot_residuals(
             self.projection.distance, OFF_MANIFOLD_THRESHOLD, fig.add_subplot(outer[0, 2])
@@ -369,11 +365,13 @@ def report_card(
     ref = _reference(ds, n, size, maxdim, n_landmarks, seed, reference)
     timings["reference"] = time.perf_counter() - t
     t = time.perf_counter()
-    distances = {
-        (p, d): _diagram_distance(homology, ref, d, p) / ref.scale
-        for p in (2, 3)
-        for d in range(min(homology.maxdim, ref.maxdim) + 1)
-    }
+    distances: dict[tuple[int, int], float] = {}
+    for p in (2, 3):
+        for d in range(min(homology.maxdim, ref.maxdim) + 1):
+            if d == 0 and p != 2:  # H0 does not depend on the field: reuse the Z/2 distance
+                distances[p, d] = distances[2, 0]
+            else:
+                distances[p, d] = _diagram_distance(homology, ref, d, p) / ref.scale
     timings["diagram_distance"] = time.perf_counter() - t
 
     t = time.perf_counter()
