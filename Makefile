@@ -24,14 +24,15 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-installed
 	$(PIP) -e ".[book,test]"
 	touch $@
 
-# Jupyter Book re-executes a notebook only when its own cells change. So that every output comes
-# from the current topolib, the execution cache is dropped whenever topolib's source changes.
+# Jupyter Book re-executes a notebook only when its own cells change, and Sphinx re-reads only
+# changed pages. So that every output comes from the current topolib, the execution cache and
+# Sphinx's saved doctrees are dropped whenever topolib's source changes.
 TOPOLIB_HASH = $(shell cat $$(find topolib -name '*.py' | sort) | sha256sum | cut -c1-16)
 
 book: $(VENV)/.installed
 	@if [ "$$(cat _build/.topolib-hash 2>/dev/null)" != "$(TOPOLIB_HASH)" ]; then \
 		echo "topolib changed since the last build: re-executing every chapter"; \
-		rm -rf _build/.jupyter_cache; fi
+		rm -rf _build/.jupyter_cache _build/.doctrees; fi
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "$(TOPOLIB_HASH)" > _build/.topolib-hash
 	@echo "Book written to _build/html/index.html"

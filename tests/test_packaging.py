@@ -49,3 +49,13 @@ def test_ci_runs_the_readme_test_command(repo):
     assert commands[:2] == ["book", "test"], commands
     ci = [ln for ln in (repo / ".ci/run").read_text().splitlines() if ln and not ln.startswith(("#", "set ", "cd "))]
     assert ci == ["make test"]
+
+
+def test_book_reexecutes_every_chapter_when_topolib_changes(repo):
+    """Dropping only the execution cache is not enough: Sphinx keeps the doctrees of pages
+    whose source did not change and never re-reads them, so their outputs would come from an
+    older topolib."""
+    recipe = (repo / "Makefile").read_text().split("\nbook:", 1)[1].split("\n\n", 1)[0]
+    drop = next(line for line in recipe.splitlines() if "rm -rf" in line)
+    assert "_build/.jupyter_cache" in drop and "_build/.doctrees" in drop
+    assert "TOPOLIB_HASH" in recipe
