@@ -10,7 +10,6 @@ import torch
 from topolib import ModelCache
 from topolib.datasets import get_dataset
 from topolib.experiments import (
-    audit_reasons,
     evaluate,
     fit,
     latent_atlas,
@@ -115,15 +114,16 @@ def test_summary_table_needs_evaluations():
         summary_table([])
 
 
-def test_audit_reasons_label_the_failure():
+def test_audit_failures_label_each_reason():
     ds = get_dataset("circle")
     a, b = np.array([0.0]), np.array([1.0])
     short = geodesic_path_images(ds, a, b, 12, 32)
-    assert audit_reasons(audit_path(short, ds)) == ()
+    assert audit_path(short, ds).failures == ()
     long_way = ds.render(np.linspace(0.0, 1.0 - 2 * np.pi, 12)[:, None], 32)
-    assert "long way" in audit_reasons(audit_path(long_way, ds))
+    audit = audit_path(long_way, ds)
+    assert "long way" in audit.failures and len(audit.failures) == len(audit.reasons)
     blank = np.zeros((6, 32, 32), np.float32)
-    assert "off manifold" in audit_reasons(audit_path(blank, ds))
+    assert "off manifold" in audit_path(blank, ds).failures
 
 
 def test_latent_atlas_projects_prior_draws(trained_vae):

@@ -25,7 +25,7 @@ from topolib.cache import ModelCache
 from topolib.datasets.base import ImageManifold
 from topolib.datasets.registry import get_dataset
 from topolib.metrics.interpolation import PathAudit
-from topolib.metrics.projection import Projection, project
+from topolib.metrics.projection import Projection, as_images, project
 from topolib.metrics.report import ReportCard, report_card
 from topolib.models.blocks import check_positive_int
 from topolib.models.interface import GenerativeModel, as_generator
@@ -35,7 +35,6 @@ from topolib.training import TrainConfig, TrainResult, train
 __all__ = [
     "Evaluation",
     "LatentAtlas",
-    "audit_reasons",
     "coordinate_colours",
     "evaluate",
     "fit",
@@ -100,22 +99,6 @@ def fit(
                  device=device, progress=progress)
 
 
-def audit_reasons(audit: PathAudit) -> tuple[str, ...]:
-    """Short labels of why a path fails: ``"off manifold"``, ``"long way"``, ``"jump"``,
-    ``"components"`` (empty for a valid path)."""
-    labels = []
-    for reason in audit.reasons:
-        if "off the manifold" in reason:
-            labels.append("off manifold")
-        elif "long way" in reason:
-            labels.append("long way")
-        elif "jumps" in reason:
-            labels.append("jump")
-        elif "components" in reason:
-            labels.append("components")
-    return tuple(labels)
-
-
 @dataclass(frozen=True, eq=False)
 class Evaluation:
     """Measurements of one trained model on its dataset.
@@ -155,7 +138,7 @@ class Evaluation:
     def row(self) -> dict[str, Any]:
         """One row of :func:`summary_table`."""
         card = self.card
-        reasons = [audit_reasons(a) for a in self.audits]
+        reasons = [a.failures for a in self.audits]
         return {
             "model": self.model,
             "dataset": self.dataset,
@@ -173,10 +156,6 @@ class Evaluation:
             "off-manifold paths": float(np.mean(["off manifold" in r for r in reasons])),
             "failed checks": ", ".join(card.failed_checks) or "none",
         }
-
-
-def _as_numpy_images(x: torch.Tensor) -> np.ndarray:
-    return x.detach().cpu().numpy().reshape(-1, x.shape[-2], x.shape[-1])
 
 
 def evaluate(
@@ -213,8 +192,9 @@ def evaluate(
     seed = check_seed(seed)
     device = model.device
     model.eval()
-    samples = _as_numpy_images(
-        model.sample(n_samples, torch_generator(seed, "topolib.experiments.sample", device))
+    samples = as_images(
+        model.sample(n_samples, torch_generator(seed, "topolib.experiments.sample", device)),
+        name="samples",
     )
     pair_params = ds.sample_params(2 * n_pairs, numpy_rng(seed, "topolib.experiments.pairs"))
     ends = torch.from_numpy(ds.render(pair_params, model.image_size))[:, None]
@@ -276,7 +256,7 @@ def latent_atlas(
     gen = as_generator(generator, "topolib.experiments.atlas", model.device)
     z = torch.randn((n, model.latent_dim), generator=gen, device=gen.device).to(model.device)
     with torch.no_grad():
-        images = _as_numpy_images(model.decode(z))
+        images = as_images(model.decode(z), name="decoded images")
     projection = project(images, ds)
     return LatentAtlas(
         z=z.cpu().numpy(),
@@ -324,7 +304,7 @@ def latent_grid(
         down, across = torch.meshgrid(t.flip(0), t, indexing="ij")
         z = across.reshape(-1, 1) * plane_t[0] + down.reshape(-1, 1) * plane_t[1]
     with torch.no_grad():
-        return _as_numpy_images(model.decode(z.to(model.device)))
+        return as_images(model.decode(z.to(model.device)), name="decoded grid")
 
 
 def coordinate_colours(dataset: str | ImageManifold, coords: np.ndarray) -> dict[str, np.ndarray]:

@@ -77,7 +77,9 @@ class PathAudit:
     endpoint_error : largest distance between a recovered endpoint and the given one
         (``nan`` when no endpoints are given).
     valid : the verdict (see the module docstring).
-    reasons : why it is not valid (empty when valid).
+    reasons : why it is not valid, in words (empty when valid).
+    failures : the same as short labels, one per reason: ``"components"``,
+        ``"off manifold"``, ``"long way"``, ``"jump"``.
     """
 
     projection: Projection
@@ -94,6 +96,7 @@ class PathAudit:
     endpoint_error: float
     valid: bool
     reasons: tuple[str, ...]
+    failures: tuple[str, ...]
 
     @property
     def coords(self) -> np.ndarray:
@@ -222,23 +225,20 @@ def audit_path(
     off = projection.off_manifold(threshold)
     off_fraction = float(off.mean())
 
-    reasons = []
+    found: list[tuple[str, str]] = []  # (short label, explanation)
     if not math.isfinite(geodesic):
-        reasons.append("endpoints lie on different components: no path on the manifold joins them")
+        found.append(("components", "endpoints lie on different components: no path on the "
+                                    "manifold joins them"))
     if off_fraction > PATH_MAX_OFF_FRACTION:
-        reasons.append(
-            f"{off_fraction:.0%} of the path is off the manifold (> {PATH_MAX_OFF_FRACTION:.0%})"
-        )
+        found.append(("off manifold", f"{off_fraction:.0%} of the path is off the manifold "
+                                      f"(> {PATH_MAX_OFF_FRACTION:.0%})"))
     if math.isfinite(geodesic) and length > LENGTH_RATIO_MAX * geodesic + LENGTH_SLACK:
-        reasons.append(
-            f"takes the long way round: length {length:.3g} vs geodesic {geodesic:.3g} "
-            f"(ratio {length_ratio:.2f} > {LENGTH_RATIO_MAX})"
-        )
+        found.append(("long way", f"takes the long way round: length {length:.3g} vs geodesic "
+                                  f"{geodesic:.3g} (ratio {length_ratio:.2f} > "
+                                  f"{LENGTH_RATIO_MAX})"))
     if len(jumps):
-        reasons.append(
-            f"jumps across the manifold: largest step {max_jump:.3g} is {jump_ratio:.1f} "
-            f"mean steps (> {JUMP_RATIO_MAX})"
-        )
+        found.append(("jump", f"jumps across the manifold: largest step {max_jump:.3g} is "
+                              f"{jump_ratio:.1f} mean steps (> {JUMP_RATIO_MAX})"))
     return PathAudit(
         projection=projection,
         params=params,
@@ -252,6 +252,7 @@ def audit_path(
         off_manifold=off,
         off_manifold_fraction=off_fraction,
         endpoint_error=endpoint_error,
-        valid=not reasons,
-        reasons=tuple(reasons),
+        valid=not found,
+        reasons=tuple(reason for _, reason in found),
+        failures=tuple(label for label, _ in found),
     )
