@@ -11,6 +11,7 @@ from topolib import ModelCache
 from topolib.datasets import get_dataset
 from topolib.experiments import (
     evaluate,
+    evaluate_all,
     fit,
     latent_atlas,
     latent_grid,
@@ -107,6 +108,30 @@ def test_evaluate_inverts_a_gan():
     ev = evaluate(model, "circle", n_samples=20, n_pairs=2, seed=0, n_landmarks=15,
                   path_steps=4, invert_steps=3)
     assert ev.paths.shape == (2, 4, 32, 32)
+
+
+def test_evaluate_all_in_parallel_matches_one_by_one(trained_vae):
+    gan = GAN(latent_dim=1, channels=8)
+    jobs = {("circle", "vae"): (trained_vae, "circle"), ("circle", "gan"): (gan, "circle")}
+    options = {"n_samples": 20, "n_pairs": 2, "seed": 1, "n_landmarks": 15, "path_steps": 4,
+               "invert_steps": 3}
+    parallel = evaluate_all(jobs, workers=2, **options)
+    assert list(parallel) == list(jobs)
+    for key, (model, dataset) in jobs.items():
+        alone = evaluate(model, dataset, **options)
+        np.testing.assert_allclose(parallel[key].samples, alone.samples, atol=1e-5)
+        np.testing.assert_allclose(parallel[key].paths, alone.paths, atol=1e-4)
+        assert parallel[key].row()["Betti (Z/2)"] == alone.row()["Betti (Z/2)"]
+    assert list(evaluate_all(jobs, workers=1, **options)) == list(jobs)
+
+
+def test_evaluate_all_rejects_bad_jobs(trained_vae):
+    with pytest.raises(ValueError, match="jobs"):
+        evaluate_all({}, n_samples=20, n_pairs=2, seed=0)
+    with pytest.raises(ValueError, match="model, dataset"):
+        evaluate_all({"a": trained_vae}, n_samples=20, n_pairs=2, seed=0)
+    with pytest.raises(ValueError, match="workers"):
+        evaluate_all({"a": (trained_vae, "circle")}, workers=0, n_samples=20, n_pairs=2, seed=0)
 
 
 def test_summary_table_needs_evaluations():

@@ -182,4 +182,41 @@ def test_path_and_sample_plots():
     assert [(p.get_x() + 0.5, p.get_y() + 0.5) for p in frames] == [(0, 0), (33, 33), (66, 66)]
     with pytest.raises(ValueError, match="flagged"):
         plot_image_grid(images, flagged=[True])
+    titled = plot_image_grid(images, nrow=3, title="twelve renders")
+    assert titled._suptitle.get_text() == "twelve renders"
+    assert titled.axes[0].get_position().y1 < 0.95  # the title has a band of its own
+    plt.close("all")
+
+
+def test_interpolation_figure_pairs_the_model_path_with_the_geodesic():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from topolib.plotting import plot_interpolation
+
+    circle = get_dataset("circle")
+    ends = np.array([[0.5], [2.5]])
+    fade = linear_pixel_path(*circle.render(ends), m=8)
+    fig = plot_interpolation(fade, audit_path(fade, circle), ends)
+    images_ax = fig.axes[0]
+    assert images_ax.images[0].get_array().shape == (2 * 33 - 1, 8 * 33 - 1)  # truth + model
+    np.testing.assert_allclose(images_ax.images[0].get_array()[:32, :32], circle.render(ends)[0],
+                               atol=1e-6)
+    assert fig._suptitle.get_text().startswith("invalid: ")  # a cross-fade leaves the circle
+    assert len(images_ax.patches) > 0  # its middle frames are framed red
+    two = get_dataset("two_circles")
+    ends = np.array([[0.0, 1.0], [1.0, 1.0]])
+    fade = linear_pixel_path(*two.render(ends), m=6)
+    fig = plot_interpolation(fade, audit_path(fade, two), ends, title="across")
+    assert fig.axes[0].images[0].get_array().shape == (32, 6 * 33 - 1)  # no geodesic row
+    assert fig._suptitle.get_text() == "across"
+    assert "different components" in fig.axes[1].get_title()  # not "length/geodesic nan"
+    with pytest.raises(ValueError, match="endpoints"):
+        plot_interpolation(fade, audit_path(fade, two), np.zeros(2))
+    with pytest.raises(ValueError, match="frames"):
+        plot_interpolation(fade[:3], audit_path(fade, two), ends)
+    with pytest.raises(TypeError, match="audit"):
+        plot_interpolation(fade, None, ends)
     plt.close("all")

@@ -14,7 +14,7 @@ from topolib.datasets.failures import (
     torus_with_hole,
 )
 from topolib.datasets.registry import DATASET_NAMES, get_dataset
-from topolib.metrics.coverage import coverage_map
+from topolib.metrics.coverage import coverage_map, on_manifold_coverage
 from topolib.metrics.projection import (
     _BANK_CACHE,
     OFF_MANIFOLD_THRESHOLD,
@@ -207,6 +207,20 @@ def test_two_circles_component_mass():
     one = coverage_map(ds.coverage_coords(params[params[:, 0] == 0]), ds)
     assert one.component_mass == (1.0, 0.0)
     assert one.hole_fraction == pytest.approx(0.5, abs=0.02)
+
+
+def test_off_manifold_junk_does_not_count_as_coverage():
+    ds = get_dataset("circle")
+    half = ds.render(np.linspace(0.0, np.pi, 300, endpoint=False)[:, None])  # one half turn
+    anywhere = ds.sample_params(300, seed=1)
+    junk = off_manifold_images(ds, anywhere, "noise", seed=0)  # projects all round the circle
+    projection = project(np.concatenate([half, junk]), ds)
+    assert on_manifold_coverage(projection).hole_fraction == pytest.approx(0.5, abs=0.05)
+    assert coverage_map(projection, ds).hole_fraction < 0.4  # junk fills the missing half
+    nothing_on = project(junk[:50], ds)  # too few on the manifold: all samples are used
+    assert on_manifold_coverage(nothing_on).n == 50
+    with pytest.raises(TypeError, match="projection"):
+        on_manifold_coverage(half)
 
 
 def test_coverage_bad_inputs():

@@ -14,6 +14,10 @@ cached model and measure it on the same data.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +41,7 @@ __all__ = [
     "LatentAtlas",
     "coordinate_colours",
     "evaluate",
+    "evaluate_all",
     "fit",
     "latent_atlas",
     "latent_grid",
@@ -217,6 +222,66 @@ def evaluate(
         pair_params=pair_params,
         paths=paths_np,
     )
+
+
+# Jobs of evaluate_all, set just before the worker processes are forked so that they inherit
+# the models instead of receiving them pickled.
+_FORKED_JOBS: list[tuple[GenerativeModel, str | ImageManifold]] = []
+
+
+def _start_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _evaluate_forked(index: int, kwargs: dict[str, Any]) -> Evaluation:
+    model, dataset = _FORKED_JOBS[index]
+    return evaluate(model, dataset, **kwargs)
+
+
+def evaluate_all(
+    jobs: Mapping[Hashable, tuple[GenerativeModel, str | ImageManifold]],
+    *,
+    workers: int | None = None,
+    **kwargs: Any,
+) -> dict[Hashable, Evaluation]:
+    """:func:`evaluate` every ``(model, dataset)`` of ``jobs``, several at a time on a CPU.
+
+    Much of a measurement is single-threaded (persistent homology, projection onto the
+    manifold), so on a multi-core CPU the models are measured in parallel worker processes,
+    each with its share of torch's threads; the results are those of :func:`evaluate` (same
+    seeds, same streams). The jobs run one after the other when a model is on a GPU, when
+    processes cannot be forked safely (only Linux forks here), or with one worker.
+
+    Parameters
+    ----------
+    jobs : ``{key: (model, dataset)}``.
+    workers : number of worker processes (default: as many as CPU cores, at most one per job).
+    **kwargs : keyword arguments of :func:`evaluate` (``n_samples``, ``n_pairs``, ``seed``, ...).
+
+    Returns
+    -------
+    ``{key: Evaluation}`` in the order of ``jobs``.
+    """
+    if not isinstance(jobs, Mapping) or not jobs:
+        raise ValueError("jobs must be a non-empty mapping {key: (model, dataset)}")
+    for key, job in jobs.items():
+        if not (isinstance(job, tuple) and len(job) == 2 and isinstance(job[0], GenerativeModel)):
+            raise ValueError(f"jobs[{key!r}] must be a (model, dataset) pair; got {job!r}")
+    cores = os.cpu_count() or 1
+    workers = min(len(jobs), cores) if workers is None else check_positive_int(workers, "workers")
+    on_cpu = all(model.device.type == "cpu" for model, _ in jobs.values())
+    if workers == 1 or not on_cpu or not sys.platform.startswith("linux"):
+        return {key: evaluate(model, dataset, **kwargs) for key, (model, dataset) in jobs.items()}
+    _FORKED_JOBS[:] = list(jobs.values())
+    threads = max(1, torch.get_num_threads() // workers)
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers, initializer=_start_worker, initargs=(threads,)) as pool:
+            results = pool.starmap(_evaluate_forked, [(i, kwargs) for i in range(len(jobs))],
+                                   chunksize=1)
+    finally:
+        _FORKED_JOBS.clear()
+    return dict(zip(jobs, results, strict=True))
 
 
 def summary_table(evaluations: list[Evaluation]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from topolib.metrics.betti import (
     landmark_spacing,
     stable_range,
 )
-from topolib.metrics.coverage import Coverage, HoleRegion, coverage_map
+from topolib.metrics.coverage import Coverage, HoleRegion, coverage_map, on_manifold_coverage
 from topolib.metrics.homology import (
     DEFAULT_MAX_SCALE,
     BootstrapResult,
@@ -51,6 +51,7 @@ __all__ = [
     "betti_from_diagram",
     "bootstrap_betti",
     "coverage_map",
+    "on_manifold_coverage",
     "diagram_distance",
     "farthest_point_sampling",
     "geodesic_path_images",

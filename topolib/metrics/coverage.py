@@ -42,8 +42,10 @@ __all__ = [
     "REGION_ALPHA",
     "Coverage",
     "HoleRegion",
+    "MIN_ON_MANIFOLD",
     "coverage_map",
     "grid_shape",
+    "on_manifold_coverage",
 ]
 
 #: Grid cells are chosen so that a uniform sample puts at least this many points in each.
@@ -330,3 +332,31 @@ def coverage_map(
         component_mass=component_mass,
         periodic=periodic,
     )
+
+
+#: Fewest on-manifold samples whose coverage is mapped on their own (see on_manifold_coverage).
+MIN_ON_MANIFOLD = 10
+
+
+def on_manifold_coverage(projection: Projection, min_on: int = MIN_ON_MANIFOLD) -> Coverage:
+    """Coverage of the samples that are on the manifold.
+
+    Where off-manifold junk projects to says nothing about which parts of the manifold a
+    model generates, so those samples are left out; when fewer than ``min_on`` samples are on
+    the manifold, all of them are used (the map is then mostly noise, and the off-manifold
+    share says so).
+
+    Parameters
+    ----------
+    projection : the samples' :class:`Projection` (its dataset is used).
+    min_on : smallest number of on-manifold samples to histogram on their own.
+
+    Returns
+    -------
+    Coverage
+    """
+    if not isinstance(projection, Projection):
+        raise TypeError(f"projection must be a Projection; got {type(projection).__name__}")
+    on = ~projection.off_manifold()
+    coords = projection.coords[on] if int(on.sum()) >= min_on else projection.coords
+    return coverage_map(coords, projection.dataset)

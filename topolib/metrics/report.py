@@ -39,7 +39,7 @@ from matplotlib.figure import Figure
 
 from topolib.datasets.base import ImageManifold
 from topolib.datasets.registry import get_dataset
-from topolib.metrics.coverage import Coverage, coverage_map
+from topolib.metrics.coverage import MIN_ON_MANIFOLD, Coverage, on_manifold_coverage
 from topolib.metrics.homology import PersistenceResult, check_maxdim, persistent_homology
 from topolib.metrics.interpolation import PathAudit, audit_path
 from topolib.metrics.projection import (
@@ -347,10 +347,8 @@ def report_card(
     t = time.perf_counter()
     projection = project(images, ds)
     off = projection.off_manifold()
-    # Coverage of the samples that are on the manifold: where off-manifold junk projects to
-    # says nothing about which parts of the manifold the model generates.
-    enough_on = int((~off).sum()) >= 10
-    coverage = coverage_map(projection.coords[~off] if enough_on else projection.coords, ds)
+    enough_on = int((~off).sum()) >= MIN_ON_MANIFOLD
+    coverage = on_manifold_coverage(projection)
     timings["projection"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -418,7 +416,8 @@ def report_card(
         )
     )
     basis = (
-        f"{coverage.n} on-manifold samples" if enough_on else f"all {n} samples (< 10 on)"
+        f"{coverage.n} on-manifold samples" if enough_on
+        else f"all {n} samples (< {MIN_ON_MANIFOLD} on)"
     ) + f", {'x'.join(map(str, coverage.grid))} cells"
     for check, value, note in (
         ("coverage", coverage.coverage, basis),

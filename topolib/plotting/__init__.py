@@ -3,6 +3,7 @@
 from topolib.plotting.coverage import plot_coverage, plot_density, plot_path_audit, plot_residuals
 from topolib.plotting.diagrams import plot_barcode, plot_diagram, plot_diagrams_by_field
 from topolib.plotting.interactive import configure_plotly, scatter_3d, scatter_latent
+from topolib.plotting.interpolation import plot_interpolation
 from topolib.plotting.samples import plot_image_grid, plot_walk
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "plot_diagram",
     "plot_diagrams_by_field",
     "plot_image_grid",
+    "plot_interpolation",
     "plot_path_audit",
     "plot_residuals",
     "plot_walk",

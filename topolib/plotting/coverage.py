@@ -98,14 +98,15 @@ def plot_coverage(coverage: Coverage, ax: Axes | None = None, colorbar: bool = T
             for c, mass in enumerate(coverage.component_mass):
                 width = 1 / len(coverage.component_mass)
                 ax.axvline(c * width, color="k", lw=1)
-                ax.text(
+                ax.text(  # inside the band: above it the text would run into the title
                     (c + 0.5) * width,
-                    1.05,
-                    f"component {c}: {mass:.0%} of samples",
+                    0.95,
+                    f"component {c}: {mass:.0%}",
                     ha="center",
-                    va="bottom",
-                    fontsize=8,
+                    va="top",
+                    fontsize=7,
                     transform=ax.transData,
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1},
                 )
         ax.set_yticks([])
         ax.set_xlabel(labels[0])
@@ -213,11 +214,12 @@ def plot_path_audit(audit: PathAudit, ax: Axes | None = None) -> Axes:
             label="off manifold",
         )
     verdict = "valid" if audit.valid else "invalid"
-    ax.set_title(
-        f"{verdict}: length/geodesic {audit.length_ratio:.2f}, max jump "
-        f"{audit.jump_ratio:.1f} steps, off {audit.off_manifold_fraction:.0%}",
-        fontsize=9,
-    )
+    if np.isfinite(audit.length_ratio):
+        shape = (f"length/geodesic {audit.length_ratio:.2f}, max jump "
+                 f"{audit.jump_ratio:.1f} steps")
+    else:  # no geodesic to compare with
+        shape = "end points on different components"
+    ax.set_title(f"{verdict}: {shape}, off {audit.off_manifold_fraction:.0%}", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     return ax
 

@@ -77,6 +77,7 @@ def plot_image_grid(
     vmax: float = 1.0,
     cell_inches: float = 0.9,
     flagged: Sequence[bool] | np.ndarray | None = None,
+    title: str | None = None,
 ) -> Figure:
     """A grid of images, row by row, drawn as one mosaic (:func:`draw_image_mosaic`).
 
@@ -88,6 +89,7 @@ def plot_image_grid(
     vmin, vmax : grey-scale limits (renders lie in [0, 1]).
     cell_inches : size of one image in inches.
     flagged : optional ``n`` booleans; flagged images get a red frame (e.g. off the manifold).
+    title : optional figure title, in a band of its own above the grid.
 
     Returns
     -------
@@ -106,9 +108,14 @@ def plot_image_grid(
     nrow = min(nrow, n)
     ncol = math.ceil(n / nrow)
     extra = 0.25 if titles is not None else 0.0
-    fig, ax = plt.subplots(figsize=(ncol * cell_inches, nrow * (cell_inches + extra)))
+    height = nrow * (cell_inches + extra)
+    band = 0.0 if title is None else 0.35  # inches kept free for the title
+    fig, ax = plt.subplots(figsize=(ncol * cell_inches, height + band))
     draw_image_mosaic(ax, array, nrow, titles, flagged, vmin, vmax)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01,
+                        top=0.99 - band / (height + band))
+    if title is not None:
+        fig.suptitle(title, fontsize=9, y=1 - 0.05 / (height + band), va="top")
     return fig
 
 
