@@ -299,14 +299,20 @@ class LatentAtlas:
     ----------
     z : ``(n, latent_dim)`` latent codes.
     projection : projection of their decodings onto the manifold.
-    coords : ``(n, intrinsic_dim)`` coverage coordinates of the projections, in [0, 1).
-    off_manifold : ``(n,)`` True where the decoding is off the manifold.
     """
 
     z: np.ndarray
     projection: Projection
-    coords: np.ndarray
-    off_manifold: np.ndarray
+
+    @property
+    def coords(self) -> np.ndarray:
+        """``(n, intrinsic_dim)`` coverage coordinates of the projections, in [0, 1)."""
+        return self.projection.coords
+
+    @property
+    def off_manifold(self) -> np.ndarray:
+        """``(n,)`` True where the decoding is off the manifold."""
+        return self.projection.off_manifold()
 
 
 def latent_atlas(
@@ -322,13 +328,7 @@ def latent_atlas(
     z = torch.randn((n, model.latent_dim), generator=gen, device=gen.device).to(model.device)
     with torch.no_grad():
         images = as_images(model.decode(z), name="decoded images")
-    projection = project(images, ds)
-    return LatentAtlas(
-        z=z.cpu().numpy(),
-        projection=projection,
-        coords=projection.coords,
-        off_manifold=projection.off_manifold(),
-    )
+    return LatentAtlas(z=z.cpu().numpy(), projection=project(images, ds))
 
 
 def latent_grid(

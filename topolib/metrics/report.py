@@ -347,7 +347,6 @@ def report_card(
     t = time.perf_counter()
     projection = project(images, ds)
     off = projection.off_manifold()
-    enough_on = int((~off).sum()) >= MIN_ON_MANIFOLD
     coverage = on_manifold_coverage(projection)
     timings["projection"] = time.perf_counter() - t
 
@@ -416,7 +415,7 @@ def report_card(
         )
     )
     basis = (
-        f"{coverage.n} on-manifold samples" if enough_on
+        f"{coverage.n} on-manifold samples" if coverage.n == int((~off).sum())
         else f"all {n} samples (< {MIN_ON_MANIFOLD} on)"
     ) + f", {'x'.join(map(str, coverage.grid))} cells"
     for check, value, note in (

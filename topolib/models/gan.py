@@ -1,9 +1,9 @@
 """A DCGAN-style GAN (Radford et al. 2016) with a spectrally normalised discriminator.
 
 Generator ``G``: ``z ~ N(0, I)`` in R^latent_dim -> image: the shared conv decoder with batch
-norm and replicate padding, a learnable output gain and bias, then a sigmoid. Discriminator ``D``: image -> one logit: the shared conv encoder with
-spectral normalisation (Miyato et al. 2018) on every layer. Losses, with
-``softplus(t) = log(1 + e^t)``:
+norm and replicate padding, a learnable output gain and bias, then a sigmoid. Discriminator
+``D``: image -> one logit: the shared conv encoder with spectral normalisation (Miyato et al.
+2018) on every layer. Losses, with ``softplus(t) = log(1 + e^t)``:
 
     loss_d = softplus(-D(x)) + softplus(D(G(z)))      (real -> 1, fake -> 0)
     loss_g = softplus(-D(G(z)))                       (non-saturating: make fakes look real)

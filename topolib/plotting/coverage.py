@@ -20,6 +20,7 @@ from topolib.datasets.registry import get_dataset
 from topolib.metrics.coverage import Coverage, _periodic
 from topolib.metrics.interpolation import PathAudit
 from topolib.metrics.projection import OFF_MANIFOLD_THRESHOLD
+from topolib.plotting.style import FAILURE_COLOUR
 
 __all__ = [
     "AXIS_LABELS",
@@ -39,7 +40,6 @@ AXIS_LABELS: dict[str, tuple[str, ...]] = {
     "klein": ("theta / pi", "phi / 2 pi"),
     "disk": ("(cx + w) / 2w", "(cy + w) / 2w"),
 }
-HOLE_COLOUR = "#d62728"
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -198,7 +198,7 @@ def plot_path_audit(audit: PathAudit, ax: Axes | None = None) -> Axes:
     jump[audit.jumps] = True
     for start in range(len(coords) - 1):
         if jump[start]:
-            ax.plot(*xy[start : start + 2].T, ls="--", color=HOLE_COLOUR, lw=1.5)
+            ax.plot(*xy[start : start + 2].T, ls="--", color=FAILURE_COLOUR, lw=1.5)
         elif not _crosses_edge(coords[start], coords[start + 1], periodic):
             ax.plot(*xy[start : start + 2].T, color="C0", lw=1.5)
     ax.scatter(*xy.T, s=14, color="C0", zorder=3)
@@ -209,7 +209,7 @@ def plot_path_audit(audit: PathAudit, ax: Axes | None = None) -> Axes:
             *xy[audit.off_manifold].T,
             s=40,
             marker="x",
-            color=HOLE_COLOUR,
+            color=FAILURE_COLOUR,
             zorder=5,
             label="off manifold",
         )
@@ -236,7 +236,7 @@ def plot_residuals(
     bins = np.linspace(0.0, top * 1.02, 40)
     on = distances <= threshold
     ax.hist(distances[on], bins=bins, color="C0", label=f"on ({on.mean():.0%})")
-    ax.hist(distances[~on], bins=bins, color=HOLE_COLOUR, label=f"off ({(~on).mean():.0%})")
+    ax.hist(distances[~on], bins=bins, color=FAILURE_COLOUR, label=f"off ({(~on).mean():.0%})")
     ax.axvline(threshold, color="k", ls="--", lw=1)
     ax.set_xlabel("residual (RMS pixel error)")
     ax.set_ylabel("samples")

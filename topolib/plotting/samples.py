@@ -12,10 +12,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from topolib.metrics.projection import as_images
+from topolib.plotting.style import FAILURE_COLOUR
 
-__all__ = ["FLAG_COLOUR", "draw_image_mosaic", "plot_image_grid", "plot_walk"]
-
-FLAG_COLOUR = "#d62728"
+__all__ = ["draw_image_mosaic", "plot_image_grid", "plot_walk"]
 
 
 def _show(ax, image: np.ndarray, title: str | None, vmin: float, vmax: float) -> None:
@@ -66,7 +65,7 @@ def draw_image_mosaic(
                     fontsize=8)
         if flagged is not None and flagged[k]:
             ax.add_patch(Rectangle((c * step - 0.5, y - 0.5), size, size, fill=False,
-                                   edgecolor=FLAG_COLOUR, linewidth=2.0))
+                                   edgecolor=FAILURE_COLOUR, linewidth=2.0))
 
 
 def plot_image_grid(

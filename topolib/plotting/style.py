@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import matplotlib as mpl
 
-__all__ = ["BOOK_STYLE", "use_book_style"]
+__all__ = ["BOOK_STYLE", "FAILURE_COLOUR", "use_book_style"]
+
+#: Colour of everything flagged as wrong: holes, off-manifold images and frames, jumps.
+FAILURE_COLOUR = "#d62728"
 
 BOOK_STYLE: dict[str, object] = {
     "figure.dpi": 110,
