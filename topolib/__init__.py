@@ -12,6 +12,7 @@ from topolib.diagnostics import doctor  # noqa: E402
 from topolib.profiles import PROFILE_NAMES, Profile, get_profile  # noqa: E402
 from topolib.provenance import stamp, stamp_figure  # noqa: E402
 from topolib.seeding import numpy_rng, torch_generator  # noqa: E402
+from topolib.verdicts import Verdict, VerdictError, verdict  # noqa: E402
 
 __all__ = [
     "PROFILE_NAMES",
@@ -29,4 +30,7 @@ __all__ = [
     "stamp_figure",
     "start_chapter",
     "torch_generator",
+    "Verdict",
+    "VerdictError",
+    "verdict",
 ]
