@@ -16,7 +16,12 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import minimum_spanning_tree
 
-from topolib.datasets.point_clouds import klein_points, sphere_points, torus_points
+from topolib.datasets.point_clouds import (
+    klein_embedding,
+    klein_points,
+    sphere_points,
+    torus_points,
+)
 from topolib.metrics import persistent_homology
 from topolib.metrics.betti import landmark_spacing
 from topolib.metrics.landmarks import farthest_point_sampling, pairwise_distances
@@ -24,20 +29,6 @@ from topolib.metrics.loops import loop_pairing
 
 N_LANDMARKS = 250
 CURVE = np.linspace(0.0, 2 * np.pi, 600, endpoint=False)
-
-
-def klein_map(u: np.ndarray, v: np.ndarray, R: float = 2.0, r: float = 1.0) -> np.ndarray:  # noqa: N803
-    """The embedding used by :func:`klein_points`."""
-    ring = R + r * np.cos(v)
-    return np.stack(
-        [
-            ring * np.cos(u),
-            ring * np.sin(u),
-            r * np.sin(v) * np.cos(u / 2),
-            r * np.sin(v) * np.sin(u / 2),
-        ],
-        axis=1,
-    )
 
 
 def veronese(u: np.ndarray) -> np.ndarray:
@@ -55,9 +46,9 @@ def klein() -> np.ndarray:
 def klein_loops() -> dict[str, np.ndarray]:
     return {
         # once round the core: u -> u + 2 pi maps v -> -v, so at v = 0 the curve closes
-        "glide": klein_map(CURVE, np.zeros_like(CURVE)),
+        "glide": klein_embedding(CURVE, np.zeros_like(CURVE)),
         # the fibre circle at fixed u
-        "fibre": klein_map(np.full_like(CURVE, 0.7), CURVE),
+        "fibre": klein_embedding(np.full_like(CURVE, 0.7), CURVE),
     }
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "POINT_CLOUDS",
     "circle_points",
     "klein_area_element",
+    "klein_embedding",
     "klein_points",
     "sphere_points",
     "stratified_points",
@@ -133,6 +134,33 @@ def klein_area_element(v: np.ndarray, R: float = 2.0, r: float = 1.0) -> np.ndar
     return r * np.sqrt((R + r * np.cos(v)) ** 2 + (0.5 * r * np.sin(v)) ** 2)
 
 
+def klein_embedding(
+    u: np.ndarray,
+    v: np.ndarray,
+    R: float = 2.0,  # noqa: N803
+    r: float = 1.0,
+) -> np.ndarray:
+    """The Klein bottle of :func:`klein_points` at parameters ``(u, v)``, shape ``(m, 4)``.
+
+    ``((R + r cos v) cos u, (R + r cos v) sin u, r sin v cos(u/2), r sin v sin(u/2))``. The
+    curve ``u -> (u, 0)``, u in [0, 2 pi], is the *glide* loop (once round the core; it
+    reverses the fibre, ``v -> -v``): infinite order in ``H_1(K; Z) = Z + Z/2``. The curve
+    ``v -> (u0, v)`` is the *fibre* circle, the torsion class (twice it bounds).
+    """
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    ring = R + r * np.cos(v)
+    return np.stack(
+        [
+            ring * np.cos(u),
+            ring * np.sin(u),
+            r * np.sin(v) * np.cos(u / 2),
+            r * np.sin(v) * np.sin(u / 2),
+        ],
+        axis=-1,
+    )
+
+
 def klein_points(
     n: int,
     seed: int | np.random.Generator,
@@ -159,17 +187,7 @@ def klein_points(
         lambda m: rng.uniform(0.0, TWO_PI, size=(m, 2)),
         lambda x: klein_area_element(x[:, 1], R, r) / (r * (R + r)),
     )
-    u, v = uv[:, 0], uv[:, 1]
-    ring = R + r * np.cos(v)
-    points = np.stack(
-        [
-            ring * np.cos(u),
-            ring * np.sin(u),
-            r * np.sin(v) * np.cos(u / 2),
-            r * np.sin(v) * np.sin(u / 2),
-        ],
-        axis=1,
-    )
+    points = klein_embedding(uv[:, 0], uv[:, 1], R, r)
     return _add_noise(points, noise, rng)
 
 
