@@ -70,7 +70,12 @@ class LoopPairing:
 
 def _landmark_cycle(curve: np.ndarray, landmarks: np.ndarray, name: str, reach: float) -> list[int]:
     """The closed sequence of nearest landmarks along a densely sampled closed curve."""
-    squared = ((curve[:, None, :] - landmarks[None, :, :]) ** 2).sum(axis=-1)
+    squared = (
+        (curve**2).sum(axis=1)[:, None]
+        - 2.0 * curve @ landmarks.T
+        + (landmarks**2).sum(axis=1)[None, :]
+    )
+    np.maximum(squared, 0.0, out=squared)
     nearest = np.argmin(squared, axis=1)
     gap = float(np.sqrt(squared.min(axis=1).max()))
     if gap >= reach:
