@@ -24,6 +24,7 @@ from topolib.metrics.interpolation import (
     geodesic_path_images,
     linear_pixel_path,
 )
+from topolib.metrics.intervals import Interval, across_seeds, share, wilson_interval
 from topolib.metrics.landmarks import LandmarkResult, farthest_point_sampling, pca_project
 from topolib.metrics.projection import (
     OFF_MANIFOLD_THRESHOLD,
@@ -42,11 +43,13 @@ __all__ = [
     "BootstrapResult",
     "Coverage",
     "HoleRegion",
+    "Interval",
     "LandmarkResult",
     "PathAudit",
     "PersistenceResult",
     "Projection",
     "ReportCard",
+    "across_seeds",
     "audit_path",
     "betti_from_diagram",
     "bootstrap_betti",
@@ -58,6 +61,8 @@ __all__ = [
     "landmark_spacing",
     "linear_pixel_path",
     "off_manifold_rate",
+    "share",
+    "wilson_interval",
     "pca_project",
     "persistent_homology",
     "project",
