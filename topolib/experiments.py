@@ -28,8 +28,8 @@ import torch
 from topolib.cache import ModelCache
 from topolib.datasets.base import ImageManifold
 from topolib.datasets.registry import get_dataset
-from topolib.metrics.intervals import Interval, share
 from topolib.metrics.interpolation import PathAudit
+from topolib.metrics.intervals import Interval, share
 from topolib.metrics.projection import Projection, as_images, project
 from topolib.metrics.report import ReportCard, report_card
 from topolib.models.blocks import check_positive_int
