@@ -4,6 +4,7 @@ coverage, interpolation audits and the report card that combines them."""
 from topolib.metrics.betti import (
     MIN_PERSISTENCE,
     READING_SCALE,
+    betti_curve,
     betti_from_diagram,
     landmark_spacing,
     stable_range,
@@ -51,6 +52,7 @@ __all__ = [
     "ReportCard",
     "across_seeds",
     "audit_path",
+    "betti_curve",
     "betti_from_diagram",
     "bootstrap_betti",
     "coverage_map",
