@@ -55,6 +55,13 @@ def _check_positive(value: object, name: str, allow_inf: bool = False) -> float:
     return float(value)
 
 
+def _check_at_least_two(value: object, name: str) -> int:
+    value = check_positive_int(value, name)
+    if value < 2:
+        raise ValueError(f"{name} must be an integer >= 2; got {value}")
+    return value
+
+
 def _check_model(model: object, latent_dim: int | None = None) -> GenerativeModel:
     if not isinstance(model, GenerativeModel):
         raise TypeError(f"model must be a topolib GenerativeModel; got {type(model).__name__}")
@@ -145,9 +152,7 @@ def find_seam(
         raise ValueError(f"dataset must have intrinsic dimension 1; {ds.name!r} has "
                          f"{ds.intrinsic_dim}")
     span = _check_positive(span, "span")
-    n = check_positive_int(n, "n")
-    if n < 2:
-        raise ValueError(f"n must be an integer >= 2; got {n}")
+    n = _check_at_least_two(n, "n")
     jump = _check_positive(jump, "jump")
     z = np.linspace(-span, span, n)
     line = project(latent_grid(model, n_side=n, span=span), ds)
@@ -303,9 +308,7 @@ def bridge_lines(
         raise ValueError(f"atlas codes have dimension {atlas.z.shape[1]}, the model's latent "
                          f"space {model.latent_dim}")
     n_lines = check_positive_int(n_lines, "n_lines")
-    n_frames = check_positive_int(n_frames, "n_frames")
-    if n_frames < 2:
-        raise ValueError(f"n_frames must be an integer >= 2; got {n_frames}")
+    n_frames = _check_at_least_two(n_frames, "n_frames")
     rng = numpy_rng(rng, "topolib.latent_probes.bridge_lines")
     component = atlas.projection.params[:, 0] == 1  # params: (component, theta)
     on = ~atlas.off_manifold
