@@ -4,6 +4,7 @@ coverage, interpolation audits and the report card that combines them."""
 from topolib.metrics.betti import (
     MIN_PERSISTENCE,
     READING_SCALE,
+    betti_curve,
     betti_from_diagram,
     landmark_spacing,
     stable_range,
@@ -24,6 +25,7 @@ from topolib.metrics.interpolation import (
     geodesic_path_images,
     linear_pixel_path,
 )
+from topolib.metrics.intervals import Interval, across_seeds, share, wilson_interval
 from topolib.metrics.landmarks import LandmarkResult, farthest_point_sampling, pca_project
 from topolib.metrics.projection import (
     OFF_MANIFOLD_THRESHOLD,
@@ -42,12 +44,15 @@ __all__ = [
     "BootstrapResult",
     "Coverage",
     "HoleRegion",
+    "Interval",
     "LandmarkResult",
     "PathAudit",
     "PersistenceResult",
     "Projection",
     "ReportCard",
+    "across_seeds",
     "audit_path",
+    "betti_curve",
     "betti_from_diagram",
     "bootstrap_betti",
     "coverage_map",
@@ -58,6 +63,8 @@ __all__ = [
     "landmark_spacing",
     "linear_pixel_path",
     "off_manifold_rate",
+    "share",
+    "wilson_interval",
     "pca_project",
     "persistent_homology",
     "project",

@@ -15,6 +15,7 @@ from topolib.models.interface import (
     check_latents,
     optimise_latents,
 )
+from topolib.models.oracle import OracleDecoder, oracle_decoder
 from topolib.models.vae import VAE
 
 __all__ = [
@@ -24,9 +25,11 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "GenerativeModel",
+    "OracleDecoder",
     "as_generator",
     "check_images",
     "check_latents",
     "optimise_latents",
+    "oracle_decoder",
     "seeded_init",
 ]
