@@ -8,6 +8,16 @@ from topolib.metrics.betti import (
     landmark_spacing,
     stable_range,
 )
+from topolib.metrics.charts import (
+    chart_shares,
+    cover_matrix,
+    cycle_residuals,
+    nerve,
+    nerve_betti,
+    overlap_graph_betti,
+    overlaps,
+    wilson_interval,
+)
 from topolib.metrics.coverage import Coverage, HoleRegion, coverage_map, on_manifold_coverage
 from topolib.metrics.homology import (
     DEFAULT_MAX_SCALE,
@@ -49,6 +59,9 @@ __all__ = [
     "ReportCard",
     "audit_path",
     "betti_from_diagram",
+    "chart_shares",
+    "cover_matrix",
+    "cycle_residuals",
     "bootstrap_betti",
     "coverage_map",
     "on_manifold_coverage",
@@ -57,11 +70,16 @@ __all__ = [
     "geodesic_path_images",
     "landmark_spacing",
     "linear_pixel_path",
+    "nerve",
+    "nerve_betti",
     "off_manifold_rate",
+    "overlap_graph_betti",
+    "overlaps",
     "pca_project",
     "persistent_homology",
     "project",
     "report_card",
     "sample_set_distance",
     "stable_range",
+    "wilson_interval",
 ]

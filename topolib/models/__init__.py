@@ -7,6 +7,7 @@ torch.Size([8, 1, 32, 32])
 """
 
 from topolib.models.blocks import MLP, ConvDecoder, ConvEncoder, seeded_init
+from topolib.models.chart_autoencoder import ChartAutoencoder, PointChartAutoencoder
 from topolib.models.gan import GAN
 from topolib.models.interface import (
     GenerativeModel,
@@ -19,6 +20,8 @@ from topolib.models.vae import VAE
 
 __all__ = [
     "GAN",
+    "ChartAutoencoder",
+    "PointChartAutoencoder",
     "MLP",
     "VAE",
     "ConvDecoder",
