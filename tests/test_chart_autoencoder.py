@@ -203,3 +203,25 @@ def test_image_model_learns_and_round_trips_the_cache(tmp_path):
     for k, v in model.state_dict().items():
         assert torch.equal(v, again.model.state_dict()[k]), k
     assert torch.equal(again.model.sample(8, generator=1), model.sample(8, generator=1))
+
+
+def test_atlas_diagnostics_and_path_kinds():
+    from topolib.chart_experiments import diagnose_atlas, path_kinds
+    from topolib.experiments import evaluate
+
+    model = ChartAutoencoder(n_charts=3, chart_dim=1, size=16, channels=4, warmup_steps=10,
+                             seed=0)
+    fit(model, "circle", 256, TrainConfig(epochs=3, batch_size=32, seed=0, lr=3e-3), seed=0,
+        progress=False)
+    diag = diagnose_atlas(model, "circle", n=80, seed=0)
+    row = diag.row()
+    assert row["minimum charts"] == 2 and 1 <= row["surviving charts"] <= 3
+    assert diag.cover.shape == (80, 3) and diag.coords.shape == (80, 1)
+    assert 0 <= row["acceptance"] <= 1 and diag.n_drawn >= 80
+    assert diag.box_off[1] == 80 and diag.boundary_off[1] + diag.interior_off[1] == 80
+    ev = evaluate(model, "circle", n_samples=20, n_pairs=3, seed=0, n_landmarks=10)
+    kinds = path_kinds(model, ev)
+    assert kinds["n"].sum() == 3 and list(kinds["pairs"]) == ["within one chart",
+                                                              "across charts"]
+    with pytest.raises(TypeError, match="ChartAutoencoder"):
+        diagnose_atlas(object(), "circle")

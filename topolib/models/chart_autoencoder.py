@@ -181,7 +181,7 @@ class _ChartModel(GenerativeModel):
     def _build_charts(
         self, n_charts: int, chart_dim: int, code_dim: int | None, hidden: int, tau: float,
         lipschitz: float, warmup_steps: int, prune_share: float, seed: int, soft: bool,
-        top_k: int | None,
+        top_k: int | None, patch_weight: float,
     ) -> None:
         self.n_charts = check_positive_int(n_charts, "n_charts")
         self.chart_dim = self.latent_dim = check_positive_int(chart_dim, "chart_dim")
@@ -200,6 +200,7 @@ class _ChartModel(GenerativeModel):
             raise TypeError(f"soft must be a bool; got {type(soft).__name__}")
         self.soft = soft
         self.top_k = None if top_k is None else check_positive_int(top_k, "top_k")
+        self.patch_weight = _check_nonneg(patch_weight, "patch_weight")
         self.warmup_steps = check_positive_int(warmup_steps, "warmup_steps")
         self.prune_share = _check_prob(prune_share, "prune_share", 0.0, 0.5)
         self.seed = check_seed(seed)
@@ -405,9 +406,11 @@ class _ChartModel(GenerativeModel):
         logits = self.predictor(code).masked_fill(~self.alive, float("-inf"))
         warm = int(self.step) < self.warmup_steps
         candidates = None
-        if warm:
+        if warm or self.patch_weight > 0:
             with torch.no_grad():
-                candidates = near = self.neighbourhoods(x)
+                near = self.neighbourhoods(x)
+        if warm:
+            candidates = near
         elif self.top_k is not None and self.top_k < int(self.alive.sum()):
             top = logits.detach().topk(self.top_k, dim=1).indices
             candidates = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, top, True)
@@ -427,6 +430,11 @@ class _ChartModel(GenerativeModel):
             finite = errors.masked_fill(~torch.isfinite(errors), 0.0)
             recon_err = (target * finite).sum(1) if self.soft else best_err
         recon = pixels * recon_err.mean()
+        if not warm and self.patch_weight > 0:  # keep every chart fitted on its seed's patch
+            patch = near & self.alive
+            errors_p, _ = self._chart_errors(x, coords, "train", patch)
+            patch_err = errors_p.masked_fill(~patch, 0.0).sum(1) / patch.sum(1).clamp_min(1)
+            recon = recon + self.patch_weight * pixels * patch_err.mean()
         log_p = torch.log_softmax(logits, dim=1).masked_fill(~self.alive, 0.0)
         if candidates is not None and not warm:  # learn from the charts that were tried
             log_p = torch.log_softmax(logits.masked_fill(~candidates, float("-inf")), dim=1)
@@ -632,7 +640,8 @@ class _ChartModel(GenerativeModel):
         return {"n_charts": self.n_charts, "chart_dim": self.chart_dim,
                 "code_dim": self.code_dim, "hidden": self.hidden, "tau": self.tau,
                 "lipschitz": self.lipschitz, "warmup_steps": self.warmup_steps,
-                "prune_share": self.prune_share, "soft": self.soft, "top_k": self.top_k, "seed": self.seed}
+                "prune_share": self.prune_share, "soft": self.soft, "top_k": self.top_k,
+                "patch_weight": self.patch_weight, "seed": self.seed}
 
 
 @dataclass(frozen=True)
@@ -802,13 +811,15 @@ class ChartAutoencoder(_ChartModel):
     def __init__(self, n_charts: int = 4, chart_dim: int = 1, size: int = 32,
                  channels: int = 16, code_dim: int | None = None, hidden: int = 64,
                  tau: float = 0.1, lipschitz: float = 0.0, warmup_steps: int = 100,
-                 prune_share: float = 0.01, soft: bool = True, top_k: int | None = 2, seed: int = 0) -> None:
+                 prune_share: float = 0.01, soft: bool = True, top_k: int | None = 2, patch_weight: float = 0.0,
+                 seed: int = 0) -> None:
         super().__init__()
         self.image_size = check_size(size)
         self.channels = check_positive_int(channels, "channels")
         with seeded_init(check_seed(seed), "topolib.models.chart_autoencoder"):
             self._build_charts(n_charts, chart_dim, code_dim, hidden, tau, lipschitz,
-                               warmup_steps, prune_share, seed, soft, top_k)
+                               warmup_steps, prune_share, seed, soft, top_k,
+                               patch_weight)
             self.encoder = ConvEncoder(self.image_size, self.code_dim, self.channels)
             self.decoders = nn.ModuleList(
                 ConvDecoder(self.chart_dim, self.image_size, self.channels)
@@ -853,12 +864,14 @@ class PointChartAutoencoder(_ChartModel):
     def __init__(self, n_charts: int = 4, chart_dim: int = 1, ambient_dim: int = 2,
                  hidden: int = 64, code_dim: int | None = None, tau: float = 0.1,
                  lipschitz: float = 0.0, warmup_steps: int = 100, prune_share: float = 0.01,
-                 soft: bool = True, top_k: int | None = 2, seed: int = 0) -> None:
+                 soft: bool = True, top_k: int | None = 2, patch_weight: float = 0.0,
+                 seed: int = 0) -> None:
         super().__init__()
         self.ambient_dim = check_positive_int(ambient_dim, "ambient_dim")
         with seeded_init(check_seed(seed), "topolib.models.chart_autoencoder.points"):
             self._build_charts(n_charts, chart_dim, code_dim, hidden, tau, lipschitz,
-                               warmup_steps, prune_share, seed, soft, top_k)
+                               warmup_steps, prune_share, seed, soft, top_k,
+                               patch_weight)
             self.encoder = MLP(self.ambient_dim, self.code_dim, (self.hidden, self.hidden))
             self.decoders = nn.ModuleList(
                 MLP(self.chart_dim, self.ambient_dim, (self.hidden, self.hidden))
