@@ -70,7 +70,7 @@ def test_chart_assignment(trained, points):
 def test_min_over_charts_loss():
     torch.manual_seed(0)
     model = PointChartAutoencoder(n_charts=3, chart_dim=1, ambient_dim=2, warmup_steps=1,
-                                  soft=False, top_k=None, seed=1)
+                                  soft=False, top_k=None, patch_weight=0.0, seed=1)
     x = torch.randn(32, 2)
     model.loss(x)  # warm-up step: seeds the charts
     losses = model.loss(x)
@@ -218,7 +218,7 @@ def test_atlas_diagnostics_and_path_kinds():
     assert row["minimum charts"] == 2 and 1 <= row["surviving charts"] <= 3
     assert diag.cover.shape == (80, 3) and diag.coords.shape == (80, 1)
     assert 0 <= row["acceptance"] <= 1 and diag.n_drawn >= 80
-    assert diag.box_off[1] == 80 and diag.boundary_off[1] + diag.interior_off[1] == 80
+    assert diag.seams.ndim == 1 and diag.box_off[1] == 80 and diag.boundary_off[1] + diag.interior_off[1] == 80
     ev = evaluate(model, "circle", n_samples=20, n_pairs=3, seed=0, n_landmarks=10)
     kinds = path_kinds(model, ev)
     assert kinds["n"].sum() == 3 and list(kinds["pairs"]) == ["within one chart",

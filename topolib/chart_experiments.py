@@ -63,6 +63,9 @@ class AtlasDiagnostics:
         chart's whole box instead of its fitted density (corner garbage).
     boundary_off, interior_off : ``(k, n)`` off-manifold samples among those drawn from
         the boundary cells of a chart's visited region, and from its interior cells.
+    seams : ``(m,)`` RMS pixel distance between the two best charts' reconstructions of
+        each render that two or more charts cover: how differently neighbouring charts draw
+        the same image (a step in pixel space where the sampler passes from one to the other).
     """
 
     dataset: str
@@ -81,6 +84,7 @@ class AtlasDiagnostics:
     box_off: tuple[int, int]
     boundary_off: tuple[int, int]
     interior_off: tuple[int, int]
+    seams: np.ndarray
 
     @property
     def acceptance(self) -> float:
@@ -107,6 +111,7 @@ class AtlasDiagnostics:
             "overlap-graph Betti": self.graph_betti,
             "cycle residual": float(self.cycles["median"].median()) if len(self.cycles)
             else float("nan"),
+            "seam (RMS)": float(np.median(self.seams)) if self.seams.size else float("nan"),
             "acceptance": self.acceptance,
             "corner garbage": rate(self.box_off),
             "off near boundaries": rate(self.boundary_off),
@@ -156,6 +161,16 @@ def diagnose_atlas(model: ChartAutoencoder, dataset: str | ImageManifold, n: int
     on_edge = edge[drawn.chart, model._bin_index(drawn.coords)].cpu().numpy()
     drawn_off = _off(model, drawn, ds)
     shares = np.bincount(chart, minlength=model.n_charts) / n
+    both = np.flatnonzero(cover.sum(1) >= 2)
+    seams = np.zeros(0)
+    if both.size:
+        best2 = torch.as_tensor(np.argsort(errors.cpu().numpy()[both], axis=1)[:, :2],
+                                device=model.device)
+        rows = torch.as_tensor(both, device=model.device)
+        with torch.no_grad():
+            pair = [model.decode(ChartCode(best2[:, j], coords[rows, best2[:, j]]))
+                    for j in (0, 1)]
+        seams = (pair[0] - pair[1]).flatten(1).pow(2).mean(1).sqrt().cpu().numpy()
     return AtlasDiagnostics(
         dataset=ds.name, n_charts=model.n_charts, surviving=tuple(model.surviving_charts()),
         shares=shares, params=params, coords=ds.coverage_coords(params), cover=cover,
@@ -167,6 +182,7 @@ def diagnose_atlas(model: ChartAutoencoder, dataset: str | ImageManifold, n: int
         box_off=(int(box_off.sum()), n),
         boundary_off=(int(drawn_off[on_edge].sum()), int(on_edge.sum())),
         interior_off=(int(drawn_off[~on_edge].sum()), int((~on_edge).sum())),
+        seams=seams,
     )
 
 

@@ -29,7 +29,8 @@ where distances grow steadily with distance on the manifold); for ``warmup_steps
 every point trains the charts of the seeds near it (its nearest seed's Voronoi cell,
 widened so that neighbouring charts overlap: small contractible patches) and the predictor
 learns those patches. After the warm-up the
-min-over-charts loss takes over, and charts that keep less than ``prune_share`` of the data
+min-over-charts loss takes over (plus ``patch_weight`` times the warm-up loss, which keeps
+neighbouring charts overlapping), and charts that keep less than ``prune_share`` of the data
 are pruned.
 
 Generation: a chart is chosen with probability equal to its share of the data, a code is
@@ -805,13 +806,17 @@ class ChartAutoencoder(_ChartModel):
         best (the predictor's target weights); False gives it to the best chart only.
     top_k : after the warm-up, try only the predictor's ``top_k`` charts per point (N
         decoder passes per step cost too much); None tries every chart.
+    patch_weight : after the warm-up, keep adding this weight times the warm-up loss (each
+        chart on its seed's widened Voronoi patch): it keeps neighbouring charts
+        overlapping, where the min-over-charts loss alone lets their edges recede until
+        gaps open between them.
     seed : seed of the weight initialisation.
     """
 
     def __init__(self, n_charts: int = 4, chart_dim: int = 1, size: int = 32,
                  channels: int = 16, code_dim: int | None = None, hidden: int = 64,
                  tau: float = 0.1, lipschitz: float = 0.0, warmup_steps: int = 100,
-                 prune_share: float = 0.01, soft: bool = True, top_k: int | None = 2, patch_weight: float = 0.0,
+                 prune_share: float = 0.01, soft: bool = True, top_k: int | None = 2, patch_weight: float = 0.1,
                  seed: int = 0) -> None:
         super().__init__()
         self.image_size = check_size(size)
@@ -864,7 +869,7 @@ class PointChartAutoencoder(_ChartModel):
     def __init__(self, n_charts: int = 4, chart_dim: int = 1, ambient_dim: int = 2,
                  hidden: int = 64, code_dim: int | None = None, tau: float = 0.1,
                  lipschitz: float = 0.0, warmup_steps: int = 100, prune_share: float = 0.01,
-                 soft: bool = True, top_k: int | None = 2, patch_weight: float = 0.0,
+                 soft: bool = True, top_k: int | None = 2, patch_weight: float = 0.1,
                  seed: int = 0) -> None:
         super().__init__()
         self.ambient_dim = check_positive_int(ambient_dim, "ambient_dim")
