@@ -218,7 +218,8 @@ def test_atlas_diagnostics_and_path_kinds():
     assert row["minimum charts"] == 2 and 1 <= row["surviving charts"] <= 3
     assert diag.cover.shape == (80, 3) and diag.coords.shape == (80, 1)
     assert 0 <= row["acceptance"] <= 1 and diag.n_drawn >= 80
-    assert diag.seams.ndim == 1 and diag.box_off[1] == 80 and diag.boundary_off[1] + diag.interior_off[1] == 80
+    assert diag.seams.ndim == 1 and diag.box_off[1] == 80
+    assert diag.boundary_off[1] + diag.interior_off[1] == 80
     ev = evaluate(model, "circle", n_samples=20, n_pairs=3, seed=0, n_landmarks=10)
     kinds = path_kinds(model, ev)
     assert kinds["n"].sum() == 3 and list(kinds["pairs"]) == ["within one chart",

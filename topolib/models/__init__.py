@@ -1,4 +1,4 @@
-"""Generative models behind one interface: a VAE and a GAN (chart autoencoder and DDPM later).
+"""Generative models behind one interface: a VAE, a GAN and a chart autoencoder (DDPM later).
 
 >>> from topolib.models import VAE
 >>> model = VAE(latent_dim=2, size=32)

@@ -816,8 +816,8 @@ class ChartAutoencoder(_ChartModel):
     def __init__(self, n_charts: int = 4, chart_dim: int = 1, size: int = 32,
                  channels: int = 16, code_dim: int | None = None, hidden: int = 64,
                  tau: float = 0.1, lipschitz: float = 0.0, warmup_steps: int = 100,
-                 prune_share: float = 0.01, soft: bool = True, top_k: int | None = 2, patch_weight: float = 0.1,
-                 seed: int = 0) -> None:
+                 prune_share: float = 0.01, soft: bool = True, top_k: int | None = 2,
+                 patch_weight: float = 0.1, seed: int = 0) -> None:
         super().__init__()
         self.image_size = check_size(size)
         self.channels = check_positive_int(channels, "channels")
