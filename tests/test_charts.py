@@ -105,3 +105,27 @@ def test_boundary_cells():
     assert edge[0] and edge[-1] and not edge[1:-1].any()
     with pytest.raises(ValueError, match="histogram"):
         boundary_cells(hist, 3, 2)
+
+
+def test_chart_plots_draw_and_check_their_input():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from topolib.plotting import plot_chart_map, plot_samples_by_chart
+
+    params, cover = arcs_cover(60)
+    ax = plot_chart_map(params / (2 * np.pi), cover, title="two arcs")
+    assert ax.get_title() == "two arcs"
+    rng = np.random.default_rng(0)
+    cover2 = rng.uniform(size=(50, 3)) < 0.5
+    ax = plot_chart_map(rng.uniform(size=(50, 2)), cover2)
+    assert ax.get_xlim() == (0.0, 1.0)
+    fig = plot_samples_by_chart(rng.uniform(size=(12, 8, 8)), np.arange(12) % 3, 4, per_chart=2)
+    assert len(fig.axes) == 3 * 2  # the empty chart 3 gets no column
+    with pytest.raises(ValueError, match="coords"):
+        plot_chart_map(rng.uniform(size=(50, 3)), cover2)
+    with pytest.raises(ValueError, match="images"):
+        plot_samples_by_chart(rng.uniform(size=(12, 8)), np.zeros(12, int), 1)
+    plt.close("all")
