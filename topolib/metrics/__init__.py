@@ -9,6 +9,15 @@ from topolib.metrics.betti import (
     landmark_spacing,
     stable_range,
 )
+from topolib.metrics.charts import (
+    chart_shares,
+    cover_matrix,
+    cycle_residuals,
+    nerve,
+    nerve_betti,
+    overlap_graph_betti,
+    overlaps,
+)
 from topolib.metrics.coverage import Coverage, HoleRegion, coverage_map, on_manifold_coverage
 from topolib.metrics.homology import (
     DEFAULT_MAX_SCALE,
@@ -54,6 +63,9 @@ __all__ = [
     "audit_path",
     "betti_curve",
     "betti_from_diagram",
+    "chart_shares",
+    "cover_matrix",
+    "cycle_residuals",
     "bootstrap_betti",
     "coverage_map",
     "on_manifold_coverage",
@@ -62,13 +74,18 @@ __all__ = [
     "geodesic_path_images",
     "landmark_spacing",
     "linear_pixel_path",
+    "nerve",
+    "nerve_betti",
     "off_manifold_rate",
     "share",
     "wilson_interval",
+    "overlap_graph_betti",
+    "overlaps",
     "pca_project",
     "persistent_homology",
     "project",
     "report_card",
     "sample_set_distance",
     "stable_range",
+    "wilson_interval",
 ]

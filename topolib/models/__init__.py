@@ -1,4 +1,4 @@
-"""Generative models behind one interface: a VAE and a GAN (chart autoencoder and DDPM later).
+"""Generative models behind one interface: a VAE, a GAN and a chart autoencoder (DDPM later).
 
 >>> from topolib.models import VAE
 >>> model = VAE(latent_dim=2, size=32)
@@ -7,6 +7,7 @@ torch.Size([8, 1, 32, 32])
 """
 
 from topolib.models.blocks import MLP, ConvDecoder, ConvEncoder, seeded_init
+from topolib.models.chart_autoencoder import ChartAutoencoder, PointChartAutoencoder
 from topolib.models.gan import GAN
 from topolib.models.interface import (
     GenerativeModel,
@@ -20,6 +21,8 @@ from topolib.models.vae import VAE
 
 __all__ = [
     "GAN",
+    "ChartAutoencoder",
+    "PointChartAutoencoder",
     "MLP",
     "VAE",
     "ConvDecoder",
