@@ -71,7 +71,8 @@ class Interval:
         return f"{f.format(self.value)} [{f.format(self.low)}, {f.format(self.high)}]"
 
     def __str__(self) -> str:
-        return self.fmt(1 if 0 < self.value < 0.1 and self.percent else 0)
+        # Small shares get a decimal, so that "0 of 2,000" reads 0% [0%, 0.2%], not [0%, 0%].
+        return self.fmt(1 if self.percent and self.high < 0.1 else 0)
 
     def __format__(self, spec: str) -> str:
         return self.fmt(int(spec)) if spec.isdigit() else str(self)
