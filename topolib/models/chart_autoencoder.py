@@ -493,13 +493,6 @@ class _ChartModel(GenerativeModel):
         self.histogram.copy_(hist / x.shape[0])
         self._atlas = None
 
-    def configure_optimizers(
-        self, lr: float | None = None, betas: tuple[float, float] | None = None
-    ) -> dict[str, torch.optim.Optimizer]:
-        """One Adam, ``{"model": ...}``; defaults lr 1e-3, betas (0.9, 0.999)."""
-        return {"model": torch.optim.Adam(self.parameters(), lr=lr or 1e-3,
-                                          betas=betas or (0.9, 0.999))}
-
     def training_step(
         self, x: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
         generator: torch.Generator,
