@@ -7,6 +7,7 @@ torch.Size([8, 1, 32, 32])
 """
 
 from topolib.models.blocks import MLP, ConvDecoder, ConvEncoder, seeded_init
+from topolib.models.diffusion import DDPM, PointDDPM
 from topolib.models.gan import GAN
 from topolib.models.interface import (
     GenerativeModel,
@@ -18,8 +19,10 @@ from topolib.models.interface import (
 from topolib.models.vae import VAE
 
 __all__ = [
+    "DDPM",
     "GAN",
     "MLP",
+    "PointDDPM",
     "VAE",
     "ConvDecoder",
     "ConvEncoder",
