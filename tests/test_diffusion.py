@@ -249,3 +249,37 @@ def test_memorisation_calibration():
     assert honest.closer_than_real()[1] < 0.1 < honest.median_ratio()[0]
     with pytest.raises(ValueError, match="train must hold at least 2"):
         nearest_training_distances(copies, train[:1])
+
+
+# ------------------------------------------------------------------ the chapter's measurements
+
+
+def test_sample_metrics_on_real_renders():
+    from topolib.datasets import get_dataset
+    from topolib.diffusion_study import sample_metrics
+    from topolib.seeding import numpy_rng
+
+    x, _ = get_dataset("circle").sample(300, numpy_rng(0, "test"), 16)
+    row = sample_metrics(x, "circle", seed=0, n_landmarks=80)
+    assert row["off-manifold"] == 0.0 and row["off low"] == 0.0 and 0 < row["off high"] < 0.02
+    assert row["Betti (Z/2)"] == row["Betti near the manifold"] == row["expected"] == (1, 1)
+    assert row["median distance"] < 1e-3
+
+
+def test_fit_with_curve_is_cached(tmp_path):
+    from topolib.diffusion_study import fit_with_curve, sampling_curve
+
+    cache = ModelCache(tmp_path)
+    config = TrainConfig(epochs=2, batch_size=64, seed=0)
+    kwargs = {"seed": 0, "cache": cache, "every": 1, "n_eval": 30, "sample_steps": 3,
+              "n_landmarks": 20}
+    result, curve = fit_with_curve(DDPM(size=8, channels=8, levels=2), "circle", 128, config,
+                                   **kwargs)
+    assert list(curve["epoch"]) == [1, 2] and list(curve["optimizer steps"]) == [2, 4]
+    again, curve2 = fit_with_curve(DDPM(size=8, channels=8, levels=2), "circle", 128, config,
+                                   **kwargs)
+    assert again.from_cache
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(curve, curve2)
+    costs = sampling_curve(again.model, "circle", [2, 4], n=30, seed=0, n_landmarks=20)
+    assert list(costs["steps"]) == [2, 4] and bool((costs["images/s"] > 0).all())
