@@ -283,3 +283,17 @@ def test_fit_with_curve_is_cached(tmp_path):
     pd_testing.assert_frame_equal(curve, curve2)
     costs = sampling_curve(again.model, "circle", [2, 4], n=30, seed=0, n_landmarks=20)
     assert list(costs["steps"]) == [2, 4] and bool((costs["images/s"] > 0).all())
+
+
+def test_instruments_work_at_16x16():
+    """The chapter grades 16x16 samples: the projection must still tell renders from defects."""
+    from topolib.datasets import get_dataset
+    from topolib.datasets.failures import off_manifold_images
+    from topolib.metrics import project
+    from topolib.seeding import numpy_rng
+
+    ds = get_dataset("circle")
+    params = ds.sample_params(60, numpy_rng(0, "test"))
+    assert not project(ds.render(params, 16), ds).off_manifold().any()
+    for kind in ("blend", "blob", "noise"):
+        assert project(off_manifold_images(ds, params, kind, 0, 16), ds).off_manifold().all()
