@@ -297,3 +297,12 @@ def test_instruments_work_at_16x16():
     assert not project(ds.render(params, 16), ds).off_manifold().any()
     for kind in ("blend", "blob", "noise"):
         assert project(off_manifold_images(ds, params, kind, 0, 16), ds).off_manifold().all()
+
+
+def test_gpu_profile_size_runs():
+    """The gpu profile trains at 64x64: one step and one sample at that size, tiny width."""
+    model = DDPM(size=64, channels=8)
+    opt = model.configure_optimizers()
+    losses = model.training_step(torch.rand(2, 1, 64, 64), opt, torch.Generator().manual_seed(0))
+    assert torch.isfinite(losses["loss"])
+    assert model.sample(1, 0, steps=2).shape == (1, 1, 64, 64)
