@@ -264,6 +264,12 @@ def test_sample_metrics_on_real_renders():
     assert row["off-manifold"] == 0.0 and row["off low"] == 0.0 and 0 < row["off high"] < 0.02
     assert row["Betti (Z/2)"] == row["Betti near the manifold"] == row["expected"] == (1, 1)
     assert row["median distance"] < 1e-3
+    from topolib.metrics import report_card
+
+    card = report_card(x, "circle", seed=0, n_landmarks=80)
+    assert sample_metrics(x, "circle", seed=0, n_landmarks=80, card=card) == row
+    with pytest.raises(ValueError, match="card grades 300 samples"):
+        sample_metrics(x[:10], "circle", seed=0, card=card)
 
 
 def test_fit_with_curve_is_cached(tmp_path):
@@ -306,3 +312,26 @@ def test_gpu_profile_size_runs():
     losses = model.training_step(torch.rand(2, 1, 64, 64), opt, torch.Generator().manual_seed(0))
     assert torch.isfinite(losses["loss"])
     assert model.sample(1, 0, steps=2).shape == (1, 1, 64, 64)
+
+
+def test_evaluate_cached_grades_the_stored_samples(tmp_path):
+    from topolib.diffusion_study import cached_arrays, evaluate_cached
+
+    cache = ModelCache(tmp_path)
+    config = TrainConfig(epochs=1, batch_size=64, seed=0)
+    result = fit(DDPM(size=8, channels=8, levels=2), "circle", 64, config, seed=0, cache=cache,
+                 progress=False)
+    kwargs = {"n_samples": 20, "n_pairs": 2, "seed": 0, "invert_steps": 3, "n_landmarks": 10,
+              "path_steps": 4}
+    result.model.sample_steps = 3
+    first = evaluate_cached(result, "circle", cache=cache, **kwargs)
+    again = evaluate_cached(result, "circle", cache=cache, **kwargs)
+    assert np.array_equal(first.samples, again.samples)
+    assert np.array_equal(first.paths, again.paths)
+    assert first.card.table["value"].astype(str).tolist() == \
+        again.card.table["value"].astype(str).tolist()
+    calls = []
+    compute = lambda: calls.append(1) or {"x": np.arange(3.0)}  # noqa: E731
+    for _ in range(2):
+        assert cached_arrays(cache, "x", {"k": 1}, compute)["x"].tolist() == [0.0, 1.0, 2.0]
+    assert len(calls) == 1

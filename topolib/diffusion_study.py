@@ -12,7 +12,7 @@ epochs) and stored in the model cache beside the model, so a rebuild reads it ba
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,23 +21,80 @@ import torch
 
 from topolib.cache import ModelCache
 from topolib.datasets.registry import get_dataset
-from topolib.experiments import training_set
+from topolib.experiments import Evaluation, evaluate, training_set
 from topolib.metrics.memorisation import _wilson
-from topolib.metrics.projection import as_images, project
-from topolib.metrics.report import report_card
+from topolib.metrics.projection import as_images
+from topolib.metrics.report import ReportCard, report_card
 from topolib.models.blocks import check_positive_int
 from topolib.models.diffusion import DDPM
 from topolib.seeding import check_seed, torch_generator
 from topolib.training import TrainConfig, TrainResult, cache_config, train
 
-__all__ = ["fit_with_curve", "sample_metrics", "sampling_curve"]
+__all__ = ["cached_arrays", "evaluate_cached", "fit_with_curve", "sample_metrics",
+           "sampling_curve"]
 
-CURVE_FILE = "curve.pt"
+CURVE_FILE, ARRAYS_FILE = "curve.pt", "arrays.pt"
+
+
+def cached_arrays(cache: ModelCache | None, name: str, key: dict[str, Any],
+                  compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``compute()``, or what it returned before for the same ``name`` and ``key``.
+
+    Sampling a diffusion model costs tens of network passes per image, so the chapter keeps
+    its samples and paths in the model cache beside the models: a rebuild then only grades
+    them. ``compute`` returns a dict of numpy arrays.
+    """
+    if cache is not None:
+        stored = cache.load(name, key, filename=ARRAYS_FILE)
+        if stored is not None:
+            return {k: v.numpy() for k, v in stored.items()}
+    arrays = compute()
+    if cache is not None:
+        cache.save(name, key, {k: torch.from_numpy(np.ascontiguousarray(v))
+                               for k, v in arrays.items()}, overwrite=True,
+                   filename=ARRAYS_FILE)
+    return arrays
+
+
+def evaluate_cached(result: TrainResult, dataset: str, *, cache: ModelCache | None,
+                    **kwargs: Any) -> Evaluation:
+    """:func:`topolib.experiments.evaluate` of ``result.model``, its samples and paths cached.
+
+    The cache key is the trained model's own key, the model's sampler settings (a
+    :class:`DDPM`'s ``sampler`` and ``sample_steps``) and ``kwargs``; on a hit the stored
+    samples and paths are graded again (the report card is cheap, the sampling is not).
+    """
+    model = result.model
+    sampling = {"sampler": getattr(model, "sampler", None),
+                "steps": getattr(model, "sample_steps", None)}
+    key = {"trained": result.key, "evaluate": kwargs, "sampling": sampling}
+    if cache is None or result.key is None:
+        return evaluate(model, dataset, **kwargs)
+    name = f"{type(model).__name__.lower()}_{get_dataset(dataset).name}_evaluation"
+    stored = cache.load(name, key, filename=ARRAYS_FILE)
+    if stored is None:
+        ev = evaluate(model, dataset, **kwargs)
+        cache.save(name, key, {"samples": torch.from_numpy(ev.samples),
+                               "paths": torch.from_numpy(ev.paths),
+                               "pair_params": torch.from_numpy(ev.pair_params)},
+                   overwrite=True, filename=ARRAYS_FILE)
+        return ev
+    samples, paths = stored["samples"].numpy(), stored["paths"].numpy()
+    pair_params = stored["pair_params"].numpy()
+    card = report_card(samples, dataset, paths=list(paths), seed=kwargs["seed"],
+                       n_landmarks=kwargs.get("n_landmarks"), path_endpoints=pair_params)
+    return Evaluation(model=type(model).__name__, dataset=get_dataset(dataset).name,
+                      latent_dim=model.latent_dim, samples=samples, card=card,
+                      pair_params=pair_params, paths=paths)
 
 
 def sample_metrics(samples: object, dataset: str, *, seed: int,
-                   n_landmarks: int | None = None) -> dict[str, Any]:
+                   n_landmarks: int | None = None, card: ReportCard | None = None
+                   ) -> dict[str, Any]:
     """The report card's numbers for a set of samples, plus what the chapter adds.
+
+    ``card``, the samples' report card if it was already computed (``Evaluation.card``), is
+    reused instead of grading the samples again.
 
     Returns
     -------
@@ -50,9 +107,12 @@ def sample_metrics(samples: object, dataset: str, *, seed: int,
     ds = get_dataset(dataset)
     images = as_images(samples, name="samples")
     n = len(images)
-    proj = project(images, ds)
+    if card is None:
+        card = report_card(images, ds, seed=seed, n_landmarks=n_landmarks)
+    elif len(card.projection) != n:
+        raise ValueError(f"card grades {len(card.projection)} samples, not these {n}")
+    proj = card.projection
     off = proj.off_manifold()
-    card = report_card(images, ds, seed=seed, n_landmarks=n_landmarks)
     value = card.table.set_index("check")["value"]
     near = images[~off]
     if len(near) >= 20:
@@ -77,9 +137,20 @@ def sample_metrics(samples: object, dataset: str, *, seed: int,
 
 
 def sampling_curve(model: DDPM, dataset: str, steps: Sequence[int], *, n: int, seed: int,
-                   sampler: str = "ddim", n_landmarks: int | None = None) -> pd.DataFrame:
+                   sampler: str = "ddim", n_landmarks: int | None = None,
+                   cache: ModelCache | None = None, key: dict[str, Any] | None = None
+                   ) -> pd.DataFrame:
     """:func:`sample_metrics` of ``n`` samples for each number of sampling ``steps``, with the
-    sampling cost (images per second on this machine, one process)."""
+    sampling cost (images per second on this machine, one process). With a ``cache`` and a
+    ``key`` describing the trained model, the rows (timings included: those of the build that
+    measured them) are stored and read back."""
+    entry = {"model": key, "steps": list(steps), "n": n, "seed": seed, "sampler": sampler,
+             "landmarks": n_landmarks}
+    if cache is not None and key is not None:
+        stored = cache.load(f"{type(model).__name__.lower()}_sampling_curve", entry,
+                            filename=CURVE_FILE)
+        if stored is not None:
+            return pd.DataFrame(stored["rows"])
     rows = []
     for s in steps:
         gen = torch_generator(check_seed(seed), "topolib.diffusion_study.sampling", model.device)
@@ -88,6 +159,9 @@ def sampling_curve(model: DDPM, dataset: str, steps: Sequence[int], *, n: int, s
         seconds = time.perf_counter() - start
         rows.append({"sampler": sampler, "steps": s, "images/s": n / seconds,
                      **sample_metrics(images, dataset, seed=seed, n_landmarks=n_landmarks)})
+    if cache is not None and key is not None:
+        cache.save(f"{type(model).__name__.lower()}_sampling_curve", entry, {"rows": rows},
+                   overwrite=True, filename=CURVE_FILE)
     return pd.DataFrame(rows)
 
 
