@@ -335,3 +335,13 @@ def test_evaluate_cached_grades_the_stored_samples(tmp_path):
     for _ in range(2):
         assert cached_arrays(cache, "x", {"k": 1}, compute)["x"].tolist() == [0.0, 1.0, 2.0]
     assert len(calls) == 1
+
+
+def test_cached_metrics(tmp_path):
+    from topolib.diffusion_study import cached_metrics
+
+    cache, calls = ModelCache(tmp_path), []
+    row = {"Betti (Z/2)": (1, 1), "off-manifold": 0.5, "Betti near the manifold": None}
+    for _ in range(2):
+        assert cached_metrics(cache, "m", {"k": 1}, lambda: calls.append(1) or row) == row
+    assert len(calls) == 1

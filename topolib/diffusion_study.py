@@ -30,7 +30,7 @@ from topolib.models.diffusion import DDPM
 from topolib.seeding import check_seed, torch_generator
 from topolib.training import TrainConfig, TrainResult, cache_config, train
 
-__all__ = ["cached_arrays", "evaluate_cached", "fit_with_curve", "sample_metrics",
+__all__ = ["cached_arrays", "cached_metrics", "evaluate_cached", "fit_with_curve", "sample_metrics",
            "sampling_curve"]
 
 CURVE_FILE, ARRAYS_FILE = "curve.pt", "arrays.pt"
@@ -54,6 +54,20 @@ def cached_arrays(cache: ModelCache | None, name: str, key: dict[str, Any],
                                for k, v in arrays.items()}, overwrite=True,
                    filename=ARRAYS_FILE)
     return arrays
+
+
+def cached_metrics(cache: ModelCache | None, name: str, key: dict[str, Any],
+                   compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()`` (a row of :func:`sample_metrics`), or the row it gave before for the same
+    ``name`` and ``key``: the homology of a noisy sample set can take many seconds."""
+    if cache is not None:
+        stored = cache.load(name, key, filename=CURVE_FILE)
+        if stored is not None:
+            return dict(stored["row"])
+    row = compute()
+    if cache is not None:
+        cache.save(name, key, {"row": row}, overwrite=True, filename=CURVE_FILE)
+    return row
 
 
 def evaluate_cached(result: TrainResult, dataset: str, *, cache: ModelCache | None,
