@@ -26,13 +26,16 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-installed
 
 # Jupyter Book re-executes a notebook only when its own cells change, and Sphinx re-reads only
 # changed pages. So that every output comes from the current topolib, the execution cache and
-# Sphinx's saved doctrees are dropped whenever topolib's source changes.
+# Sphinx's saved doctrees are dropped whenever topolib's source changes. The chapters are
+# executed side by side first (tools/execute_chapters.py, one torch thread each), into the
+# cache that jupyter-book then reads.
 TOPOLIB_HASH = $(shell cat $$(find topolib -name '*.py' | sort) | sha256sum | cut -c1-16)
 
 book: $(VENV)/.installed
 	@if [ "$$(cat _build/.topolib-hash 2>/dev/null)" != "$(TOPOLIB_HASH)" ]; then \
 		echo "topolib changed since the last build: re-executing every chapter"; \
 		rm -rf _build/.jupyter_cache _build/.doctrees; fi
+	$(BIN)/python tools/execute_chapters.py
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "$(TOPOLIB_HASH)" > _build/.topolib-hash
 	@echo "Book written to _build/html/index.html"

@@ -94,3 +94,24 @@ def test_scatter_latent_draws_every_dimension(latent_dim, kind):
         scatter_latent(z, {})
     with pytest.raises(ValueError, match="off_manifold"):
         scatter_latent(z, {"a": np.zeros(40)}, off_manifold=np.zeros(3, bool))
+
+
+def test_stamp_never_overlaps_axis_labels():
+    # A short figure whose x labels hang below its bottom edge: the stamp goes under them.
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(6, 1.6))
+    for ax in axes:
+        ax.plot([0, 1], [0, 1])
+        ax.set_xlabel("a label")
+    topolib.stamp_figure(fig, "profile=cpu · seed=0")
+    topolib.stamp_figure(fig, "profile=cpu · seed=1")  # stamping again replaces the stamp
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    renderer = fig.canvas.get_renderer()
+    (footer,) = fig.texts
+    assert footer.get_text() == "profile=cpu · seed=1"
+    box = footer.get_window_extent(renderer)
+    assert all(box.y1 <= ax.get_tightbbox(renderer).y0 for ax in axes)
+    plt.close(fig)

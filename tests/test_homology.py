@@ -517,3 +517,25 @@ def test_plot_diagrams_by_field(klein_result):
         plot_diagram("not a result")
     with pytest.raises(ValueError, match="coeff"):
         plot_diagram(klein_result, coeff=5)
+
+
+def test_betti_curve_reads_the_rule_at_every_scale():
+    from topolib.metrics import READING_SCALE, betti_curve, betti_from_diagram
+
+    diagram = np.array([[0.0, 5.0], [1.0, 1.2], [3.0, 4.0], [0.5, np.inf]])
+    scales = np.array([0.0, 1.1, 2.5, 3.5, 6.0])
+    counts = betti_curve(diagram, 1.0, scales)
+    # the short bar (0.2 < floor 0.5) never counts; the late bar counts from 3 to 4
+    assert counts.tolist() == [1, 2, 2, 3, 1]
+    assert counts[2] == betti_from_diagram([diagram], 1.0, reading=READING_SCALE)[0]
+
+
+def test_plot_betti_curve_draws_a_step_and_the_reading_line():
+    import matplotlib.pyplot as plt
+
+    from topolib.plotting import plot_betti_curve
+
+    result = persistent_homology(pc.circle_points(300, seed=0), maxdim=1, n_landmarks=80)
+    ax = plot_betti_curve(result, dim=1, label="circle")
+    assert len(ax.lines) == 2 and ax.get_xlabel().startswith("reading scale")
+    plt.close(ax.figure)

@@ -17,6 +17,7 @@ from topolib.datasets import (
     stratified_points,
     torus_points,
 )
+from topolib.datasets.point_clouds import klein_area_element
 
 N = 20_000
 DIMENSION = {"circle": 2, "sphere": 3, "torus": 3, "klein": 4, "stratified": 3}
@@ -122,11 +123,23 @@ def test_torus_is_area_uniform():
     )
 
 
-def test_klein_is_uniform_in_its_flat_parameters():
+def test_klein_is_area_uniform():
     x = klein_points(N, seed=5)
     assert uniform_pvalue(np.arctan2(x[:, 1], x[:, 0]), -math.pi, math.pi) > 1e-3
-    cos_v = np.clip(np.hypot(x[:, 0], x[:, 1]) - 2.0, -1, 1)
-    assert uniform_pvalue(np.arccos(cos_v), 0, math.pi) > 1e-3  # |v| is uniform on [0, pi]
+    abs_v = np.arccos(np.clip(np.hypot(x[:, 0], x[:, 1]) - 2.0, -1, 1))  # |v| in [0, pi]
+    # the area element depends on v only, evenly in v: the CDF of |v| is its running integral
+    grid = np.linspace(0.0, math.pi, 4001)
+    density = klein_area_element(grid)
+    running = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2 * np.diff(grid))])
+
+    def cdf(t):
+        return np.interp(t, grid, running / running[-1])
+
+    edges = np.linspace(0, math.pi, 41)
+    assert density_pvalue(abs_v, edges, cdf) > 1e-3
+    # the flat-parameter sampler (uniform v) would fail the same test
+    naive = np.random.default_rng(0).uniform(0, math.pi, N)
+    assert density_pvalue(naive, edges, cdf) < 1e-6
 
 
 def test_stratified_pieces_have_area_weights():

@@ -180,6 +180,16 @@ def test_hole_across_the_seam_is_one_region():
     assert min(cov.holes[0].centre[0], 1 - cov.holes[0].centre[0]) < 0.04
 
 
+def test_a_polar_hole_counts_once():
+    # Two wedges of the polar cap, at opposite longitudes, touch only at the pole: one hole.
+    ds = get_dataset("sphere")
+    coords = ds.coverage_coords(ds.sample_params(6000, seed=3))
+    wedges = (coords[:, 1] > 0.9) & (coords[:, 0] % 0.5 < 0.25)
+    cov = coverage_map(coords[~wedges][:2000], ds)
+    assert len(cov.holes) == 1
+    assert cov.holes[0].fraction == pytest.approx(0.05, abs=0.01)
+
+
 def test_torn_circle_has_a_hole():
     ds = get_dataset("circle")
     coords = ds.coverage_coords(ds.sample_params(3000, seed=0))

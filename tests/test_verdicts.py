@@ -13,9 +13,11 @@ from topolib.verdicts import FAST_MARK, Verdict, VerdictError, verdict
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# A measured share typed into prose: "16%", "16 %", "0.5 per cent" (math's "39\%" is a constant
-# derived in the text, not a measurement, and is written with a backslash).
-TYPED_SHARE = re.compile(r"\d(?:\.\d+)?\s?(?<!\\)%|\d\s?per ?cent")
+# A measured share typed into prose: "16%", "16 %", "0.5 per cent". Not counted: math's "39\%"
+# (a constant derived in the text, written with a backslash) and the level of an interval
+# ("95% Wilson intervals", "a 90% interval").
+_LEVEL = r"(?!\s*(?:Wilson\s+)?(?:confidence|intervals?|level|coverage))"
+TYPED_SHARE = re.compile(rf"\d(?:\.\d+)?\s?(?<!\\)%{_LEVEL}|\d\s?per ?cent{_LEVEL}")
 GUARD = re.compile(r"\bverdict\(|^\s*assert\b", re.MULTILINE)
 
 
@@ -38,6 +40,15 @@ def test_true_condition_gives_the_sentence():
 def test_false_condition_gives_the_other_sentence():
     v = verdict(np.bool_(False), "The loop is kept.", otherwise="The loop is lost.")
     assert not v.holds and str(v) == "The loop is lost."
+
+
+@pytest.mark.parametrize(
+    ("text", "typed"),
+    [("16% of samples", True), ("0.5 per cent", True), ("$\\approx 39\\%$", False),
+     ("95% Wilson intervals", False), ("a 90% interval", False)],
+)
+def test_the_scan_tells_measured_shares_from_interval_levels(text, typed):
+    assert bool(TYPED_SHARE.findall(text)) == typed
 
 
 def test_false_guarded_claim_raises_at_a_real_profile():

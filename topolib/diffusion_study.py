@@ -22,7 +22,7 @@ import torch
 from topolib.cache import ModelCache
 from topolib.datasets.registry import get_dataset
 from topolib.experiments import Evaluation, evaluate, training_set
-from topolib.metrics.memorisation import _wilson
+from topolib.metrics.intervals import wilson_interval
 from topolib.metrics.projection import as_images
 from topolib.metrics.report import ReportCard, report_card
 from topolib.models.blocks import check_positive_int
@@ -136,7 +136,7 @@ def sample_metrics(samples: object, dataset: str, *, seed: int,
     else:
         betti_near = None
     k = int(off.sum())
-    low, high = _wilson(k, n)
+    low, high = wilson_interval(k, n)
     return {
         "Betti (Z/2)": value["betti_z2"],
         "Betti near the manifold": betti_near,

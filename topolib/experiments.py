@@ -29,6 +29,7 @@ from topolib.cache import ModelCache
 from topolib.datasets.base import ImageManifold
 from topolib.datasets.registry import get_dataset
 from topolib.metrics.interpolation import PathAudit
+from topolib.metrics.intervals import Interval, share
 from topolib.metrics.projection import Projection, as_images, project
 from topolib.metrics.report import ReportCard, report_card
 from topolib.models.blocks import check_positive_int
@@ -43,6 +44,7 @@ __all__ = [
     "evaluate",
     "evaluate_all",
     "fit",
+    "interval_table",
     "latent_atlas",
     "latent_grid",
     "summary_table",
@@ -139,6 +141,31 @@ class Evaluation:
     def reconstruction_off(self) -> float:
         ends = np.concatenate([a.off_manifold[[0, -1]] for a in self.audits])
         return float(ends.mean())
+
+    def intervals(self, level: float = 0.95) -> dict[str, Interval]:
+        """Wilson intervals of the measured shares, over samples or over pairs.
+
+        Keys: ``"off-manifold samples"``, ``"off-manifold reconstructions"`` (the path end
+        points), ``"valid paths"``; on a dataset with several components also
+        ``"valid paths within a component"`` and ``"pairs across components"``. These
+        intervals describe one trained model: they do not include the spread across training
+        seeds.
+        """
+        audits = self.audits
+        out = {
+            "off-manifold samples": share(self.card.projection.off_manifold(), level),
+            "off-manifold reconstructions": share(
+                np.concatenate([a.off_manifold[[0, -1]] for a in audits]), level),
+            "valid paths": share(np.array([a.valid for a in audits]), level),
+        }
+        across = np.array(["components" in a.failures for a in audits])
+        if across.any():
+            out["pairs across components"] = share(across, level)
+            if not across.all():
+                out["valid paths within a component"] = share(
+                    np.array([a.valid for a, x in zip(audits, across, strict=True) if not x]),
+                    level)
+        return out
 
     def row(self) -> dict[str, Any]:
         """One row of :func:`summary_table`."""
@@ -282,6 +309,26 @@ def evaluate_all(
     finally:
         _FORKED_JOBS.clear()
     return dict(zip(jobs, results, strict=True))
+
+
+def interval_table(evaluations: list[Evaluation], level: float = 0.95) -> pd.DataFrame:
+    """One row per evaluation: each measured share with its Wilson interval, as text.
+
+    Also the range of reading scales (in landmark spacings) over which the samples' Betti
+    numbers stay the same: a narrow range means the reading is close to changing.
+    """
+    if not evaluations:
+        raise ValueError("evaluations is empty; pass at least one Evaluation")
+    rows = []
+    for ev in evaluations:
+        low, high = ev.card.homology.stable_range()
+        row = {"model": ev.model, "dataset": ev.dataset, "latent dim": ev.latent_dim,
+               "Betti (Z/2)": ev.card.check("betti_z2")["value"],
+               "expected": ev.card.check("betti_z2")["expected"],
+               "Betti stable for readings in": f"[{low:.2g}, {high:.2g}] eps"}
+        row.update({name: str(iv) for name, iv in ev.intervals(level).items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def summary_table(evaluations: list[Evaluation]) -> pd.DataFrame:

@@ -29,16 +29,12 @@ class Profile:
     image_size : side length of rendered images, in pixels.
     n_samples : size of a sample set that is measured (homology, projection).
     n_landmarks : greedy landmarks used by persistent homology.
-    n_train : size of a training set.
-    epochs : training epochs for a typical model.
     """
 
     name: str
     image_size: int
     n_samples: int
     n_landmarks: int
-    n_train: int
-    epochs: int
 
     @property
     def is_fast(self) -> bool:
@@ -51,9 +47,10 @@ class Profile:
 
 
 _PROFILES: dict[str, Profile] = {
-    "fast": Profile("fast", image_size=32, n_samples=200, n_landmarks=60, n_train=512, epochs=2),
-    "cpu": Profile("cpu", image_size=32, n_samples=2000, n_landmarks=350, n_train=10_000, epochs=30),
-    "gpu": Profile("gpu", image_size=64, n_samples=4000, n_landmarks=500, n_train=40_000, epochs=100),
+    # Training sizes are chosen per chapter with Profile.choose, next to the model they train.
+    "fast": Profile("fast", image_size=32, n_samples=200, n_landmarks=60),
+    "cpu": Profile("cpu", image_size=32, n_samples=2000, n_landmarks=350),
+    "gpu": Profile("gpu", image_size=64, n_samples=4000, n_landmarks=500),
 }
 
 

@@ -18,6 +18,8 @@ __all__ = [
     "POINT_CLOUD_BETTI",
     "POINT_CLOUDS",
     "circle_points",
+    "klein_area_element",
+    "klein_embedding",
     "klein_points",
     "sphere_points",
     "stratified_points",
@@ -122,6 +124,43 @@ def torus_points(
     return _add_noise(points, noise, rng)
 
 
+def klein_area_element(v: np.ndarray, R: float = 2.0, r: float = 1.0) -> np.ndarray:  # noqa: N803
+    """Area element ``dA / (du dv)`` of :func:`klein_points`' embedding at ``v`` (any shape).
+
+    ``r sqrt((R + r cos v)^2 + (r sin v / 2)^2)``; it does not depend on ``u``. Its integral
+    over ``[0, 2 pi)^2`` is the bottle's area.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    return r * np.sqrt((R + r * np.cos(v)) ** 2 + (0.5 * r * np.sin(v)) ** 2)
+
+
+def klein_embedding(
+    u: np.ndarray,
+    v: np.ndarray,
+    R: float = 2.0,  # noqa: N803
+    r: float = 1.0,
+) -> np.ndarray:
+    """The Klein bottle of :func:`klein_points` at parameters ``(u, v)``, shape ``(m, 4)``.
+
+    ``((R + r cos v) cos u, (R + r cos v) sin u, r sin v cos(u/2), r sin v sin(u/2))``. The
+    curve ``u -> (u, 0)``, u in [0, 2 pi], is the *glide* loop (once round the core; it
+    reverses the fibre, ``v -> -v``): infinite order in ``H_1(K; Z) = Z + Z/2``. The curve
+    ``v -> (u0, v)`` is the *fibre* circle, the torsion class (twice it bounds).
+    """
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    ring = R + r * np.cos(v)
+    return np.stack(
+        [
+            ring * np.cos(u),
+            ring * np.sin(u),
+            r * np.sin(v) * np.cos(u / 2),
+            r * np.sin(v) * np.sin(u / 2),
+        ],
+        axis=-1,
+    )
+
+
 def klein_points(
     n: int,
     seed: int | np.random.Generator,
@@ -129,28 +168,26 @@ def klein_points(
     R: float = 2.0,  # noqa: N803
     r: float = 1.0,
 ) -> np.ndarray:
-    """Points on a Klein bottle embedded in R^4, ``(n, 4)``.
+    """Area-uniform points on a Klein bottle embedded in R^4, ``(n, 4)``.
 
     ``((R + r cos v) cos u, (R + r cos v) sin u, r sin v cos(u/2), r sin v sin(u/2))``;
-    ``u -> u + 2 pi`` maps ``v -> -v``, so this is a Klein bottle. ``(u, v)`` are uniform on
-    [0, 2 pi)^2, i.e. uniform for the flat metric of the parameter square (not for the area
-    of this particular embedding, whose area element varies by a factor of about 3).
+    ``u -> u + 2 pi`` maps ``v -> -v``, so this is a Klein bottle. The two coordinate
+    directions are orthogonal, with ``|d/du|^2 = (R + r cos v)^2 + (r sin v / 2)^2`` and
+    ``|d/dv| = r``, so the area element is ``r sqrt((R + r cos v)^2 + (r sin v / 2)^2) du dv``
+    (:func:`klein_area_element`): uniform ``(u, v)`` are thinned with acceptance
+    ``sqrt(...) / (R + r)``, the largest value being at ``v = 0`` (rejection sampling).
     """
     n, noise, rng = _setup(n, seed, noise, "klein")
     R, r = _check_positive(R, "R"), _check_positive(r, "r")
     if r >= R:
         raise ValueError(f"r must be smaller than R; got R={R}, r={r}")
-    u, v = rng.uniform(0.0, TWO_PI, size=(2, n))
-    ring = R + r * np.cos(v)
-    points = np.stack(
-        [
-            ring * np.cos(u),
-            ring * np.sin(u),
-            r * np.sin(v) * np.cos(u / 2),
-            r * np.sin(v) * np.sin(u / 2),
-        ],
-        axis=1,
+    uv = _rejection(
+        n,
+        rng,
+        lambda m: rng.uniform(0.0, TWO_PI, size=(m, 2)),
+        lambda x: klein_area_element(x[:, 1], R, r) / (r * (R + r)),
     )
+    points = klein_embedding(uv[:, 0], uv[:, 1], R, r)
     return _add_noise(points, noise, rng)
 
 

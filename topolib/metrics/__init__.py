@@ -4,9 +4,19 @@ coverage, interpolation audits and the report card that combines them."""
 from topolib.metrics.betti import (
     MIN_PERSISTENCE,
     READING_SCALE,
+    betti_curve,
     betti_from_diagram,
     landmark_spacing,
     stable_range,
+)
+from topolib.metrics.charts import (
+    chart_shares,
+    cover_matrix,
+    cycle_residuals,
+    nerve,
+    nerve_betti,
+    overlap_graph_betti,
+    overlaps,
 )
 from topolib.metrics.coverage import Coverage, HoleRegion, coverage_map, on_manifold_coverage
 from topolib.metrics.homology import (
@@ -24,6 +34,7 @@ from topolib.metrics.interpolation import (
     geodesic_path_images,
     linear_pixel_path,
 )
+from topolib.metrics.intervals import Interval, across_seeds, share, wilson_interval
 from topolib.metrics.landmarks import LandmarkResult, farthest_point_sampling, pca_project
 from topolib.metrics.projection import (
     OFF_MANIFOLD_THRESHOLD,
@@ -42,13 +53,19 @@ __all__ = [
     "BootstrapResult",
     "Coverage",
     "HoleRegion",
+    "Interval",
     "LandmarkResult",
     "PathAudit",
     "PersistenceResult",
     "Projection",
     "ReportCard",
+    "across_seeds",
     "audit_path",
+    "betti_curve",
     "betti_from_diagram",
+    "chart_shares",
+    "cover_matrix",
+    "cycle_residuals",
     "bootstrap_betti",
     "coverage_map",
     "on_manifold_coverage",
@@ -57,11 +74,18 @@ __all__ = [
     "geodesic_path_images",
     "landmark_spacing",
     "linear_pixel_path",
+    "nerve",
+    "nerve_betti",
     "off_manifold_rate",
+    "share",
+    "wilson_interval",
+    "overlap_graph_betti",
+    "overlaps",
     "pca_project",
     "persistent_homology",
     "project",
     "report_card",
     "sample_set_distance",
     "stable_range",
+    "wilson_interval",
 ]

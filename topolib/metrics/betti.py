@@ -48,6 +48,7 @@ import numpy as np
 __all__ = [
     "MIN_PERSISTENCE",
     "READING_SCALE",
+    "betti_curve",
     "betti_from_diagram",
     "landmark_spacing",
     "stable_range",
@@ -210,3 +211,31 @@ def stable_range(
             high = float(events[i])
             break
     return low, high
+
+
+def betti_curve(
+    diagram: np.ndarray,
+    scale: float,
+    scales: np.ndarray,
+    *,
+    min_persistence: float = MIN_PERSISTENCE,
+) -> np.ndarray:
+    """The rule's count of one dimension's bars at every reading scale: a Betti curve.
+
+    Parameters
+    ----------
+    diagram : ``(k, 2)`` (birth, death) pairs of one dimension over one field.
+    scale : the landmark spacing ``eps``.
+    scales : ``(m,)`` reading scales, in units of ``eps``.
+    min_persistence : persistence floor, in units of ``eps`` (as in :func:`betti_from_diagram`).
+
+    Returns
+    -------
+    ``(m,)`` int: the number of bars with ``birth <= t < death`` and persistence above the
+    floor, at each ``t = scales * eps``. Its value at ``READING_SCALE`` is the Betti number.
+    """
+    scale = _check_scale(scale)
+    d = _as_diagram([diagram])[0]
+    t = np.asarray(scales, dtype=float)[:, None] * scale
+    alive = (d[None, :, 0] <= t) & (d[None, :, 1] > t) & (d[None, :, 1] - d[None, :, 0] > min_persistence * scale)
+    return alive.sum(axis=1)

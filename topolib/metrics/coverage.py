@@ -199,7 +199,21 @@ def _edges(ds: ImageManifold, shape: tuple[int, ...]) -> np.ndarray:
             pairs.append(np.stack([index[-1], index[0]], axis=1))
         if periodic[1]:
             pairs.append(np.stack([index[:, -1], index[:, 0]], axis=1))
+    # (longitude, height) charts squash each pole into a row of cells that all touch at the
+    # pole: glue every cell of a polar row to every other, so one polar hole counts once.
+    for row in _pole_rows(ds, index):
+        i, j = np.triu_indices(len(row), k=1)
+        pairs.append(np.stack([row[i], row[j]], axis=1))
     return np.concatenate(pairs)
+
+
+def _pole_rows(ds: ImageManifold, index: np.ndarray) -> list[np.ndarray]:
+    """Flat indices of the cell rows at the poles of a (longitude, height) chart."""
+    if ds.name == "sphere":
+        return [index[:, 0], index[:, -1]]
+    if isinstance(ds, ProjectivePlane):
+        return [index[:, -1]]  # height 0 is the (glued) equator; height 1 the pole
+    return []
 
 
 def _expected_tv(n: int, cells: int) -> float:

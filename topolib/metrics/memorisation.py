@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from topolib.metrics.intervals import wilson_interval
 from topolib.metrics.projection import as_images
 
 __all__ = ["Memorisation", "memorisation", "nearest_training_distances"]
@@ -51,13 +52,6 @@ def nearest_training_distances(images: object, train: object) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
-def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    p, denom = k / n, 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (0.0 if k == 0 else max(0.0, centre - half)), (1.0 if k == n else min(1.0, centre + half))
-
-
 @dataclass(frozen=True)
 class Memorisation:
     """Nearest-training-image statistics of samples, calibrated on held-out real renders.
@@ -87,7 +81,7 @@ class Memorisation:
         its 95% Wilson interval: ``(share, low, high)``."""
         ratio = {"samples": self.ratio_samples, "heldout": self.ratio_heldout}[which]
         k, n = int((ratio < self.rule).sum()), len(ratio)
-        return (k / n, *_wilson(k, n))
+        return (k / n, *wilson_interval(k, n))
 
     def closer_than_real(self, quantile: float = 0.01) -> tuple[float, float, float]:
         """Share of samples nearer to a training image than all but ``quantile`` of held-out
@@ -97,7 +91,7 @@ class Memorisation:
             raise ValueError(f"quantile must be in (0, 1); got {quantile!r}")
         cut = float(np.quantile(self.heldout[:, 0], quantile))
         k, n = int((self.samples[:, 0] < cut).sum()), len(self.samples)
-        return (k / n, *_wilson(k, n))
+        return (k / n, *wilson_interval(k, n))
 
     def median_ratio(self) -> tuple[float, float]:
         """Median ``d1`` of the samples over the median ``d1`` of held-out renders, and the

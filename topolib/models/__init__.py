@@ -1,4 +1,4 @@
-"""Generative models behind one interface: a VAE and a GAN (chart autoencoder and DDPM later).
+"""Generative models behind one interface: a VAE, a GAN and a chart autoencoder (DDPM later).
 
 >>> from topolib.models import VAE
 >>> model = VAE(latent_dim=2, size=32)
@@ -7,6 +7,7 @@ torch.Size([8, 1, 32, 32])
 """
 
 from topolib.models.blocks import MLP, ConvDecoder, ConvEncoder, seeded_init
+from topolib.models.chart_autoencoder import ChartAutoencoder, PointChartAutoencoder
 from topolib.models.diffusion import DDPM, PointDDPM
 from topolib.models.gan import GAN
 from topolib.models.interface import (
@@ -16,20 +17,25 @@ from topolib.models.interface import (
     check_latents,
     optimise_latents,
 )
+from topolib.models.oracle import OracleDecoder, oracle_decoder
 from topolib.models.vae import VAE
 
 __all__ = [
     "DDPM",
     "GAN",
+    "ChartAutoencoder",
+    "PointChartAutoencoder",
     "MLP",
     "PointDDPM",
     "VAE",
     "ConvDecoder",
     "ConvEncoder",
     "GenerativeModel",
+    "OracleDecoder",
     "as_generator",
     "check_images",
     "check_latents",
     "optimise_latents",
+    "oracle_decoder",
     "seeded_init",
 ]

@@ -269,11 +269,16 @@ class GenerativeModel(nn.Module, abc.ABC):
             raise ValueError(f"config describes a {name}, not a {cls.__name__}")
         return cls(**params)
 
-    @abc.abstractmethod
     def configure_optimizers(
         self, lr: float | None = None, betas: tuple[float, float] | None = None
     ) -> dict[str, torch.optim.Optimizer]:
-        """The optimizers :meth:`training_step` expects, by name (None: the model's default)."""
+        """The optimizers :meth:`training_step` expects, by name (None: the model's default).
+
+        The default, for models trained by one loss: one Adam, ``{"model": ...}``, lr 1e-3,
+        betas (0.9, 0.999). A model with several players (a GAN) overrides it.
+        """
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr or 1e-3,
+                                          betas=betas or (0.9, 0.999))}
 
     @abc.abstractmethod
     def training_step(

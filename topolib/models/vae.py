@@ -95,13 +95,6 @@ class VAE(GenerativeModel):
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1).mean()
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
 
-    def configure_optimizers(
-        self, lr: float | None = None, betas: tuple[float, float] | None = None
-    ) -> dict[str, torch.optim.Optimizer]:
-        """One Adam, ``{"model": ...}``; defaults lr 1e-3, betas (0.9, 0.999)."""
-        return {"model": torch.optim.Adam(self.parameters(), lr=lr or 1e-3,
-                                          betas=betas or (0.9, 0.999))}
-
     def training_step(
         self,
         x: torch.Tensor,

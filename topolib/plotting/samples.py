@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -15,6 +16,21 @@ from topolib.metrics.projection import as_images
 from topolib.plotting.style import FAILURE_COLOUR
 
 __all__ = ["draw_image_mosaic", "plot_image_grid", "plot_walk"]
+
+
+#: Font size of a figure title drawn by :func:`plot_image_grid` and :func:`plot_walk`.
+TITLE_FONTSIZE = 9
+
+
+def _title_band(title: str | None, width_inches: float) -> tuple[str | None, float]:
+    """``title`` wrapped to the figure width, and the height in inches to keep free for it."""
+    if title is None:
+        return None, 0.0
+    # An average character of a sans-serif font is about 0.55 em wide.
+    per_line = max(12, int(width_inches * 72 / (0.55 * TITLE_FONTSIZE)))
+    lines = textwrap.wrap(title, per_line) or [""]
+    line_inches = 1.3 * TITLE_FONTSIZE / 72
+    return "\n".join(lines), 0.12 + len(lines) * line_inches
 
 
 def _show(ax, image: np.ndarray, title: str | None, vmin: float, vmax: float) -> None:
@@ -88,7 +104,8 @@ def plot_image_grid(
     vmin, vmax : grey-scale limits (renders lie in [0, 1]).
     cell_inches : size of one image in inches.
     flagged : optional ``n`` booleans; flagged images get a red frame (e.g. off the manifold).
-    title : optional figure title, in a band of its own above the grid.
+    title : optional figure title, wrapped to the figure's width, in a band of its own above
+        the grid (a ``fig.suptitle`` added afterwards would cover the top row).
 
     Returns
     -------
@@ -108,13 +125,14 @@ def plot_image_grid(
     ncol = math.ceil(n / nrow)
     extra = 0.25 if titles is not None else 0.0
     height = nrow * (cell_inches + extra)
-    band = 0.0 if title is None else 0.35  # inches kept free for the title
-    fig, ax = plt.subplots(figsize=(ncol * cell_inches, height + band))
+    width = ncol * cell_inches
+    title, band = _title_band(title, width)  # wrapped to the width; inches kept free for it
+    fig, ax = plt.subplots(figsize=(width, height + band))
     draw_image_mosaic(ax, array, nrow, titles, flagged, vmin, vmax)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01,
                         top=0.99 - band / (height + band))
     if title is not None:
-        fig.suptitle(title, fontsize=9, y=1 - 0.05 / (height + band), va="top")
+        fig.suptitle(title, fontsize=TITLE_FONTSIZE, y=1 - 0.05 / (height + band), va="top")
     return fig
 
 
@@ -125,6 +143,7 @@ def plot_walk(
     vmin: float = 0.0,
     vmax: float = 1.0,
     cell_inches: float = 0.9,
+    title: str | None = None,
 ) -> Figure:
     """A row of images along a path; ``closed`` marks a loop that returns to its start.
 
@@ -133,6 +152,8 @@ def plot_walk(
     images : ``(m, S, S)`` or ``(m, 1, S, S)`` in walking order.
     titles : optional ``m`` captions (e.g. the angle of each frame).
     closed : draw a return arrow under the row (the walk is a loop).
+    title : optional figure title, wrapped to the figure's width, in a band of its own above
+        the row.
 
     Returns
     -------
@@ -142,15 +163,20 @@ def plot_walk(
     m = len(array)
     if titles is not None and len(titles) != m:
         raise ValueError(f"titles must have one entry per image ({m}); got {len(titles)}")
-    height = cell_inches + (0.25 if titles is not None else 0.0) + (0.3 if closed else 0.0)
+    row = cell_inches + (0.25 if titles is not None else 0.0)
+    below = 0.3 if closed else 0.02  # inches under the row (for the return arrow)
+    title, band = _title_band(title, m * cell_inches)
+    height = row + below + band
     fig, axes = plt.subplots(1, m, figsize=(m * cell_inches, height), squeeze=False)
     for k, ax in enumerate(axes[0]):
         _show(ax, array[k], None if titles is None else titles[k], vmin, vmax)
-    fig.subplots_adjust(wspace=0.05, bottom=0.25 if closed else 0.02)
+    fig.subplots_adjust(wspace=0.05, bottom=below / height, top=1 - (band + 0.02) / height)
+    if title is not None:
+        fig.suptitle(title, fontsize=TITLE_FONTSIZE, y=1 - 0.04 / height, va="top")
     if closed and m > 1:
         left = axes[0, -1].get_position()
         right = axes[0, 0].get_position()
-        y = 0.14
+        y = 0.17 / height  # the arrow runs 0.17 inches above the bottom edge
         fig.patches.append(
             FancyArrowPatch(
                 ((left.x0 + left.x1) / 2, y),
@@ -162,5 +188,6 @@ def plot_walk(
                 color="0.4",
             )
         )
-        fig.text(0.5, 0.01, "back to the start", ha="center", va="bottom", fontsize=7, color="0.4")
+        fig.text(0.5, 0.012 / height, "back to the start", ha="center", va="bottom", fontsize=7,
+                 color="0.4")
     return fig
