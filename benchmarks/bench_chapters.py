@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "chapters.json"
 #: Chapters that train models (the others take seconds and are timed by the book build).
 MODEL_CHAPTERS = ("notebooks/03_vaes.ipynb", "notebooks/04_gans.ipynb",
-                  "notebooks/05_chart_autoencoders.ipynb")
+                  "notebooks/05_chart_autoencoders.ipynb",
+                  "notebooks/06_diffusion.ipynb")
 COLD_GOAL_S, WARM_GOAL_S = 600, 60
 
 

@@ -8,6 +8,7 @@ torch.Size([8, 1, 32, 32])
 
 from topolib.models.blocks import MLP, ConvDecoder, ConvEncoder, seeded_init
 from topolib.models.chart_autoencoder import ChartAutoencoder, PointChartAutoencoder
+from topolib.models.diffusion import DDPM, PointDDPM
 from topolib.models.gan import GAN
 from topolib.models.interface import (
     GenerativeModel,
@@ -20,10 +21,12 @@ from topolib.models.oracle import OracleDecoder, oracle_decoder
 from topolib.models.vae import VAE
 
 __all__ = [
+    "DDPM",
     "GAN",
     "ChartAutoencoder",
     "PointChartAutoencoder",
     "MLP",
+    "PointDDPM",
     "VAE",
     "ConvDecoder",
     "ConvEncoder",

@@ -160,3 +160,138 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+# ============================================================================ diffusion backbones
+# Backbones of the diffusion models (topolib.models.diffusion): a sinusoidal time embedding,
+# a small U-Net for images and a time-conditioned MLP for points. Each maps a noisy input and
+# integer diffusion times ``t`` to a prediction of the noise, with the input's shape.
+
+__all__ += ["ResBlock", "TimeEmbedding", "TimeMLP", "UNet", "sinusoidal_embedding"]
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Sinusoidal features of diffusion times (Vaswani et al. 2017; Ho et al. 2020).
+
+    Parameters
+    ----------
+    t : ``(n,)`` times (the diffusion models pass integers 0..T-1).
+    dim : number of features, even.
+    max_period : longest wavelength.
+
+    Returns
+    -------
+    ``(n, dim)``: ``cos(t w_i)`` then ``sin(t w_i)`` for ``dim / 2`` geometric frequencies
+    ``w_i = max_period^(-i / (dim / 2))``, i = 0 .. dim / 2 - 1.
+    """
+    dim = check_positive_int(dim, "dim")
+    if dim % 2:
+        raise ValueError(f"dim must be even; got {dim}")
+    half = dim // 2
+    freqs = max_period ** (-torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = t.float()[:, None] * freqs[None]
+    return torch.cat([angles.cos(), angles.sin()], dim=1)
+
+
+class TimeEmbedding(nn.Module):
+    """``(n,)`` times -> ``(n, out_features)``: sinusoids of length ``dim``, then an MLP."""
+
+    def __init__(self, dim: int, out_features: int):
+        super().__init__()
+        self.dim = check_positive_int(dim, "dim")
+        self.mlp = nn.Sequential(nn.Linear(dim, out_features), nn.SiLU(),
+                                 nn.Linear(out_features, out_features))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoidal_embedding(t, self.dim))
+
+
+def _groups(channels: int) -> int:
+    return 8 if channels % 8 == 0 else 1
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 convolutions with group norm and SiLU, the time embedding added in between,
+    and a residual connection (a 1x1 convolution when the width changes)."""
+
+    def __init__(self, c_in: int, c_out: int, t_features: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(_groups(c_in), c_in), nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.time = nn.Linear(t_features, c_out)
+        self.norm2 = nn.GroupNorm(_groups(c_out), c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.act = nn.SiLU()
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(self.act(self.norm1(x))) + self.time(temb)[:, :, None, None]
+        return self.skip(x) + self.conv2(self.act(self.norm2(h)))
+
+
+class UNet(nn.Module):
+    """A small U-Net: ``(n, 1, S, S)`` noisy images and ``(n,)`` times -> ``(n, 1, S, S)``.
+
+    ``levels`` resolutions (S, S/2, ...) with one residual block each on the way down and on
+    the way up, stride-2 convolutions down, nearest-neighbour upsampling up, skip connections
+    by concatenation, widths ``channels * (1, 2, 2, ...)``. About 0.3M parameters for
+    ``channels=32, levels=3``.
+
+    Parameters
+    ----------
+    size : image side, a power of two from 8 to 256.
+    channels : width at full resolution.
+    levels : number of resolutions (the smallest, ``S / 2^(levels - 1)``, at least 4).
+    """
+
+    def __init__(self, size: int, channels: int = 32, levels: int = 3):
+        super().__init__()
+        size, channels = check_size(size), check_positive_int(channels, "channels")
+        levels = check_positive_int(levels, "levels")
+        if size >> (levels - 1) < 4:
+            raise ValueError(f"levels must leave at least 4x4 pixels at the bottom: at most "
+                             f"{n_stages(size) + 1} for size {size}; got {levels}")
+        widths = [channels * min(2**i, 2) for i in range(levels)]
+        t_features = 4 * channels
+        self.time = TimeEmbedding(channels, t_features)
+        self.stem = nn.Conv2d(1, channels, 3, 1, 1)
+        self.down, self.pool, self.up = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        c = channels
+        for i, w in enumerate(widths):
+            self.down.append(ResBlock(c, w, t_features))
+            c = w
+            if i < levels - 1:
+                self.pool.append(nn.Conv2d(c, c, 3, 2, 1))
+        self.mid = ResBlock(c, c, t_features)
+        for w in reversed(widths):
+            self.up.append(ResBlock(c + w, w, t_features))
+            c = w
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.out = nn.Sequential(nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv2d(c, 1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        temb = self.time(t)
+        h = self.stem(x)
+        skips = []
+        for i, block in enumerate(self.down):
+            h = block(h, temb)
+            skips.append(h)
+            if i < len(self.pool):
+                h = self.pool[i](h)
+        h = self.mid(h, temb)
+        for i, block in enumerate(self.up):
+            h = block(torch.cat([self.upsample(h) if i else h, skips.pop()], dim=1), temb)
+        return self.out(h)
+
+
+class TimeMLP(nn.Module):
+    """``(n, dim)`` noisy points and ``(n,)`` times -> ``(n, dim)``: an :class:`MLP` on the
+    points concatenated with a :class:`TimeEmbedding` of the times."""
+
+    def __init__(self, dim: int, hidden: Sequence[int] = (128, 128, 128), t_features: int = 32):
+        super().__init__()
+        self.dim = check_positive_int(dim, "dim")
+        self.time = TimeEmbedding(t_features, t_features)
+        self.net = MLP(self.dim + t_features, self.dim, hidden)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, self.time(t)], dim=1))
