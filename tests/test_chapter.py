@@ -115,3 +115,17 @@ def test_stamp_never_overlaps_axis_labels():
     box = footer.get_window_extent(renderer)
     assert all(box.y1 <= ax.get_tightbbox(renderer).y0 for ax in axes)
     plt.close(fig)
+
+
+def test_a_chapter_shows_warnings_in_its_output(capsys):
+    import warnings
+
+    previous = warnings.showwarning
+    try:
+        topolib.start_chapter(seed=0, profile="fast")
+        warnings.warn("landmarks do not resolve this data", RuntimeWarning, stacklevel=1)
+        out = capsys.readouterr()
+        assert "RuntimeWarning: landmarks do not resolve this data" in out.out
+        assert "landmarks" not in out.err
+    finally:
+        warnings.showwarning = previous

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import sys
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,12 +66,25 @@ class Chapter:
         return text
 
 
+def show_warning_in_page(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN201
+    """Print a warning into the cell's ordinary output, where the reader of the page sees it.
+
+    The book build treats text on stderr as a build error (a chapter that warns silently is a
+    chapter nobody reads the warning of); a chapter's own instruments warn on purpose, e.g.
+    when landmarks cannot resolve a sample set, so :func:`start_chapter` shows them as text.
+    """
+    print(f"{category.__name__}: {message}", file=sys.stdout)
+
+
 def start_chapter(
     seed: int = 0,
     profile: str | Profile | None = None,
     device: str | torch.device | None = None,
 ) -> Chapter:
     """Set up a chapter: choose profile and device, configure plotting, return the settings.
+
+    Warnings raised later in the chapter are printed with its output (not on stderr), so the
+    page shows them to the reader.
 
     Parameters
     ----------
@@ -82,4 +97,5 @@ def start_chapter(
 
     configure_plotly()
     use_book_style()
+    warnings.showwarning = show_warning_in_page
     return Chapter(profile=get_profile(profile), device=get_device(device), seed=check_seed(seed))
