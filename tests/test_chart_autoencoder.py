@@ -13,7 +13,7 @@ from topolib.datasets.point_clouds import circle_points
 from topolib.experiments import fit
 from topolib.models import ChartAutoencoder, GenerativeModel, PointChartAutoencoder
 from topolib.models.chart_autoencoder import ChartCode, farthest_point_indices
-from topolib.training import TrainConfig
+from topolib.training import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -28,7 +28,8 @@ def trained(points) -> tuple[PointChartAutoencoder, dict[str, list[float]]]:
     torch.set_num_threads(1)
     model = PointChartAutoencoder(n_charts=4, chart_dim=1, ambient_dim=2, hidden=32,
                                   warmup_steps=40, seed=0)
-    history = model.fit(points, epochs=60, batch_size=64, seed=0, lr=3e-3)
+    history = train(model, points, TrainConfig(epochs=60, batch_size=64, seed=0, lr=3e-3),
+                    progress=False).history
     model.refit_density(points)
     return model, history
 
@@ -160,7 +161,7 @@ def test_errors_on_bad_input(trained):
         ChartAutoencoder(n_charts=0)
     with pytest.raises(ValueError, match="prune_share"):
         PointChartAutoencoder(prune_share=0.7)
-    with pytest.raises(ValueError, match=r"x must have shape \(k, 2\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 2\)"):
         model.encode(torch.zeros(3, 3))
     with pytest.raises(ValueError, match="packed tensor"):
         model.decode(torch.zeros(3, 1))

@@ -38,7 +38,7 @@ import torch
 from topolib.cache import ModelCache, config_key
 from topolib.device import get_device
 from topolib.models.blocks import check_positive_int
-from topolib.models.interface import GenerativeModel, check_images
+from topolib.models.interface import GenerativeModel
 from topolib.seeding import check_seed, torch_generator
 
 __all__ = ["TrainConfig", "TrainResult", "cache_config", "train"]
@@ -165,7 +165,8 @@ def train(
     ----------
     model : a freshly built :class:`~topolib.models.GenerativeModel`; trained in place.
     data : images ``(n, 1, S, S)`` or ``(n, S, S)`` in [0, 1] (tensor or array), or an object
-        with such an ``images`` attribute (:class:`~topolib.datasets.ManifoldImages`).
+        with such an ``images`` attribute (:class:`~topolib.datasets.ManifoldImages`); for a
+        point-cloud model (``model.ambient_dim`` set), points ``(n, D)``.
     config : the :class:`TrainConfig`.
     cache : a :class:`~topolib.cache.ModelCache`; None trains without caching.
     name : name of the cache entry, e.g. ``"vae_circle_d2"`` (default: the class name).
@@ -198,7 +199,7 @@ def train(
     if config.patience is not None and model.monitor is None:
         raise ValueError(f"patience must be None for a {type(model).__name__}: no single "
                          "loss of it measures progress")
-    x = _check_data(data, model.image_size)
+    x = _check_data(data, model)
     if data_config is not None:
         _check_data_config(data_config, x)
     device = get_device(device)
@@ -319,12 +320,14 @@ def _positive_float(value: object) -> bool:
         and math.isfinite(value) and value > 0
 
 
-def _check_data(data: object, size: int) -> torch.Tensor:
-    """Data as a float32 tensor ``(n, 1, size, size)`` with finite values in [0, 1]."""
-    images = getattr(data, "images", data)
-    x = check_images(images, size, "data").to(torch.float32)
+def _check_data(data: object, model: GenerativeModel) -> torch.Tensor:
+    """Data as a float32 tensor: images ``(n, 1, S, S)`` in [0, 1], or the points ``(n, D)``
+    of a point-cloud model; finite."""
+    x = model.check_data(getattr(data, "images", data), "data").to(torch.float32)
     if not bool(torch.isfinite(x).all()):
         raise ValueError("data must be finite; it contains NaN or inf")
+    if model.ambient_dim is not None:
+        return x
     low, high = float(x.min()), float(x.max())
     if low < 0.0 or high > 1.0:
         raise ValueError(f"data must be images with values in [0, 1]; found values from "
@@ -337,8 +340,9 @@ def _check_data_config(data_config: object, x: torch.Tensor) -> None:
         raise TypeError(f"data_config must be a dict; got {type(data_config).__name__}")
     n, size = x.shape[0], x.shape[-1]
     if "n" in data_config and data_config["n"] != n:
-        raise ValueError(f"data_config says n={data_config['n']!r} but data has {n} images")
-    if "size" in data_config and data_config["size"] != size:
+        kind = "points" if x.ndim == 2 else "images"
+        raise ValueError(f"data_config says n={data_config['n']!r} but data has {n} {kind}")
+    if "size" in data_config and x.ndim == 4 and data_config["size"] != size:
         raise ValueError(f"data_config says size={data_config['size']!r} but data images are "
                          f"{size}x{size}")
 

@@ -1,4 +1,5 @@
-"""Generative models behind one interface: a VAE, a GAN and a chart autoencoder (DDPM later).
+"""Generative models behind one interface: a VAE, a GAN, a chart autoencoder and a DDPM, each
+for images and (``Point...``) for point clouds in R^D.
 
 >>> from topolib.models import VAE
 >>> model = VAE(latent_dim=2, size=32)
@@ -9,16 +10,17 @@ torch.Size([8, 1, 32, 32])
 from topolib.models.blocks import MLP, ConvDecoder, ConvEncoder, seeded_init
 from topolib.models.chart_autoencoder import ChartAutoencoder, PointChartAutoencoder
 from topolib.models.diffusion import DDPM, PointDDPM
-from topolib.models.gan import GAN
+from topolib.models.gan import GAN, PointGAN
 from topolib.models.interface import (
     GenerativeModel,
     as_generator,
     check_images,
     check_latents,
+    check_points,
     optimise_latents,
 )
 from topolib.models.oracle import OracleDecoder, oracle_decoder
-from topolib.models.vae import VAE
+from topolib.models.vae import VAE, PointVAE
 
 __all__ = [
     "DDPM",
@@ -27,6 +29,8 @@ __all__ = [
     "PointChartAutoencoder",
     "MLP",
     "PointDDPM",
+    "PointGAN",
+    "PointVAE",
     "VAE",
     "ConvDecoder",
     "ConvEncoder",
@@ -35,6 +39,7 @@ __all__ = [
     "as_generator",
     "check_images",
     "check_latents",
+    "check_points",
     "optimise_latents",
     "oracle_decoder",
     "seeded_init",

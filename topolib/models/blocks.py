@@ -26,6 +26,7 @@ __all__ = [
     "MLP",
     "ConvDecoder",
     "ConvEncoder",
+    "check_hidden",
     "check_positive_int",
     "check_size",
     "n_stages",
@@ -39,6 +40,14 @@ MIN_SIZE, MAX_SIZE = 8, 256
 def check_positive_int(value: object, name: str) -> int:
     """Return ``value`` as a positive int, or raise naming the argument."""
     return check_count(value, name)
+
+
+def check_hidden(hidden: object, name: str = "hidden") -> tuple[int, ...]:
+    """Hidden layer widths as a tuple of positive ints (a list or tuple of at least one)."""
+    if not isinstance(hidden, (list, tuple)) or not hidden:
+        raise ValueError(f"{name} must be a non-empty list or tuple of positive ints; got "
+                         f"{hidden!r}")
+    return tuple(check_positive_int(h, name) for h in hidden)
 
 
 def check_size(size: object) -> int:
@@ -146,16 +155,20 @@ class MLP(nn.Module):
     ----------
     in_features, out_features : input and output lengths.
     hidden : widths of the hidden layers, e.g. ``(128, 128)``.
+    spectral : spectral normalisation on every linear layer (a GAN's discriminator).
     """
 
-    def __init__(self, in_features: int, out_features: int, hidden: Sequence[int] = (128, 128)):
+    def __init__(self, in_features: int, out_features: int, hidden: Sequence[int] = (128, 128),
+                 spectral: bool = False):
         super().__init__()
         sizes = [check_positive_int(in_features, "in_features")]
         sizes += [check_positive_int(h, "hidden") for h in hidden]
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-            layers += [nn.Linear(a, b), nn.SiLU()]
-        layers.append(nn.Linear(sizes[-1], check_positive_int(out_features, "out_features")))
+            layers += [_maybe_sn(nn.Linear(a, b), spectral), nn.SiLU()]
+        layers.append(_maybe_sn(nn.Linear(sizes[-1], check_positive_int(out_features,
+                                                                        "out_features")),
+                                spectral))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

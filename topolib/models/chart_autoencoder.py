@@ -73,7 +73,7 @@ from topolib.models.blocks import (
     seeded_init,
 )
 from topolib.models.interface import GenerativeModel, as_generator
-from topolib.seeding import check_seed, torch_generator
+from topolib.seeding import check_seed
 
 __all__ = [
     "AtlasGraph",
@@ -175,8 +175,8 @@ class _ChartModel(GenerativeModel):
     """The chart logic shared by the image and the point-cloud chart autoencoders.
 
     Subclasses build ``self.encoder`` (data -> code), ``self.decoders`` (one per chart,
-    ``(k, n)`` -> data *before* the output activation) and implement :meth:`_check_data`,
-    :meth:`_output` and :meth:`_features`.
+    ``(k, n)`` -> data *before* the output activation) and implement :meth:`_output` and
+    :meth:`_features`.
     """
 
     def _build_charts(
@@ -220,7 +220,7 @@ class _ChartModel(GenerativeModel):
     # ------------------------------------------------------------------ subclass hooks
 
     def _check_data(self, x: object, name: str = "x") -> torch.Tensor:
-        raise NotImplementedError
+        return self._images(x, name)
 
     def _output(self, logits: torch.Tensor) -> torch.Tensor:
         """Decoder output -> data (a sigmoid for images, identity for points)."""
@@ -827,9 +827,6 @@ class ChartAutoencoder(_ChartModel):
         return {"class": type(self).__name__, "size": self.image_size,
                 "channels": self.channels, **self._common_config()}
 
-    def _check_data(self, x: object, name: str = "x") -> torch.Tensor:
-        return self._images(x, name)
-
     def _output(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits)
 
@@ -853,11 +850,8 @@ class PointChartAutoencoder(_ChartModel):
 
     Same chart logic and parameters as :class:`ChartAutoencoder`, with ``ambient_dim`` D
     in place of the image size and ``hidden`` widths for the MLPs. Data are ``(k, D)``
-    float tensors; ``image_size`` is 0 (the book's training loop takes images, so
-    :meth:`fit` runs the same :meth:`training_step` over seeded mini-batches).
+    float tensors. Train it with :func:`topolib.training.train`, like the image model.
     """
-
-    image_size = 0
 
     def __init__(self, n_charts: int = 4, chart_dim: int = 1, ambient_dim: int = 2,
                  hidden: int = 64, code_dim: int | None = None, tau: float = 0.1,
@@ -879,17 +873,6 @@ class PointChartAutoencoder(_ChartModel):
         return {"class": type(self).__name__, "ambient_dim": self.ambient_dim,
                 **self._common_config()}
 
-    def _check_data(self, x: object, name: str = "x") -> torch.Tensor:
-        if isinstance(x, np.ndarray):
-            x = torch.from_numpy(x)
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor or numpy array; got "
-                            f"{type(x).__name__}")
-        if x.ndim != 2 or x.shape[1] != self.ambient_dim or x.shape[0] == 0:
-            raise ValueError(f"{name} must have shape (k, {self.ambient_dim}) with k >= 1; "
-                             f"got {tuple(x.shape)}")
-        return x.float().to(self.device)
-
     def _output(self, logits: torch.Tensor) -> torch.Tensor:
         return logits
 
@@ -898,25 +881,4 @@ class PointChartAutoencoder(_ChartModel):
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self._check_data(x)
-
-    def fit(self, points: np.ndarray | torch.Tensor, epochs: int = 50, batch_size: int = 128,
-            seed: int = 0, lr: float | None = None) -> dict[str, list[float]]:
-        """Train on ``points`` ``(k, D)`` for ``epochs`` seeded passes; the loss history."""
-        x = self._check_data(points, "points")
-        epochs = check_positive_int(epochs, "epochs")
-        batch_size = check_positive_int(batch_size, "batch_size")
-        optimizers = self.configure_optimizers(lr)
-        history: dict[str, list[float]] = {}
-        self.train()
-        for epoch in range(1, epochs + 1):
-            gen = torch_generator(check_seed(seed), f"topolib.train.shuffle.{epoch}")
-            sums: dict[str, float] = {}
-            for batch in torch.randperm(x.shape[0], generator=gen).split(batch_size):
-                losses = self.training_step(x[batch], optimizers, gen)
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
-            for k, v in sums.items():
-                history.setdefault(k, []).append(v / x.shape[0])
-        self.eval()
-        return history
 

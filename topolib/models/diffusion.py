@@ -36,22 +36,21 @@ import copy
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from topolib.models.blocks import (
     TimeMLP,
     UNet,
+    check_hidden,
     check_positive_int,
     check_size,
     seeded_init,
 )
-from topolib.models.interface import GenerativeModel, as_generator, check_latents, randn
+from topolib.models.interface import GenerativeModel, as_generator, randn
 from topolib.seeding import check_seed
 
-__all__ = ["DDPM", "SAMPLERS", "Diffusion", "PointDDPM", "cosine_schedule", "slerp",
-           "train_points"]
+__all__ = ["DDPM", "SAMPLERS", "Diffusion", "PointDDPM", "cosine_schedule", "slerp"]
 
 #: Samplers and their ``eta``: ancestral DDPM (stochastic) and DDIM (deterministic).
 SAMPLERS = {"ddpm": 1.0, "ddim": 0.0}
@@ -259,7 +258,18 @@ class DDPM(GenerativeModel):
 
     # ------------------------------------------------------------------ generation
 
-    def _to_images(self, x: torch.Tensor) -> torch.Tensor:
+    #: keep each predicted clean sample in the data range [-1, 1] while sampling
+    clip = True
+
+    def _noise_shape(self, n: int) -> tuple[int, ...]:
+        return (n, 1, self.image_size, self.image_size)
+
+    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+        """Data -> the diffusion's space: pixels in [0, 1] -> [-1, 1]."""
+        return 2 * x - 1
+
+    def _to_data(self, x: torch.Tensor) -> torch.Tensor:
+        """The diffusion's space -> data: pixels in [0, 1]."""
         return ((x + 1) / 2).clamp(0.0, 1.0)
 
     @torch.no_grad()
@@ -281,19 +291,18 @@ class DDPM(GenerativeModel):
         steps = self.sample_steps if steps is None else steps
         self.diffusion.timesteps(steps)  # checks steps before any work
         gen = as_generator(generator, "topolib.models.diffusion.sample", self.device)
-        s = self.image_size
-        noise = randn((n, 1, s, s), gen, self.device)
-        out = [self.diffusion.sample_loop(chunk, steps, eta, gen)
+        noise = randn(self._noise_shape(n), gen, self.device)
+        out = [self.diffusion.sample_loop(chunk, steps, eta, gen, clip=self.clip)
                for chunk in noise.split(check_positive_int(batch_size, "batch_size"))]
-        return self._to_images(torch.cat(out))
+        return self._to_data(torch.cat(out))
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """DDIM images ``(n, 1, S, S)`` of noise codes ``z`` ``(n, S*S)``, in ``steps`` steps."""
         z = self._latents(z)
-        s = self.image_size
-        x = self.diffusion.sample_loop(z.view(-1, 1, s, s), steps or self.sample_steps, 0.0)
-        return self._to_images(x)
+        x = self.diffusion.sample_loop(z.view(self._noise_shape(-1)), steps or self.sample_steps,
+                                       0.0, clip=self.clip)
+        return self._to_data(x)
 
     @torch.no_grad()
     def invert(self, x: torch.Tensor, steps: int = 50,
@@ -305,7 +314,7 @@ class DDPM(GenerativeModel):
         """
         del generator
         x = self._images(x)
-        return self.diffusion.invert(2 * x - 1, steps).flatten(1)
+        return self.diffusion.invert(self._to_model(x), steps).flatten(1)
 
     def reconstruct(self, x: torch.Tensor, steps: int = 50,
                     generator: torch.Generator | int = 0) -> torch.Tensor:
@@ -344,7 +353,7 @@ class DDPM(GenerativeModel):
 
     def loss(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Noise-prediction MSE of pixel images ``x`` in [0, 1]: ``{"loss": scalar}``."""
-        return {"loss": self.diffusion.loss(2 * x - 1, generator)}
+        return {"loss": self.diffusion.loss(self._to_model(x), generator)}
 
     def configure_optimizers(
         self, lr: float | None = None, betas: tuple[float, float] | None = None
@@ -363,90 +372,42 @@ class DDPM(GenerativeModel):
         return {k: v.detach() for k, v in losses.items()}
 
 
-class PointDDPM(nn.Module):
-    """Diffusion model of point clouds in R^dim: the same :class:`Diffusion` with a
-    :class:`~topolib.models.blocks.TimeMLP` denoiser. Points are modelled as given (scale
-    them to about unit size); train with :func:`train_points`.
+class PointDDPM(DDPM):
+    """Diffusion model of point clouds in R^D: the same :class:`Diffusion` with a
+    :class:`~topolib.models.blocks.TimeMLP` denoiser, trained by the same loop.
+
+    Points are modelled as given (scale them to about unit size; there is no clipping). The
+    latent code is the noise point at time ``t_start``, so ``latent_dim = D``.
 
     Parameters
     ----------
-    dim : dimension of the points.
+    ambient_dim : dimension D of the points.
     hidden : widths of the MLP's hidden layers.
     T, ema_decay, seed : as for :class:`DDPM`.
     """
 
-    def __init__(self, dim: int = 2, hidden: tuple[int, ...] = (128, 128, 128), T: int = 1000,
-                 ema_decay: float = 0.995, seed: int = 0) -> None:
-        super().__init__()
-        self.dim = check_positive_int(dim, "dim")
-        self.hidden = tuple(check_positive_int(h, "hidden") for h in hidden)
+    def __init__(self, ambient_dim: int = 2, hidden: tuple[int, ...] = (128, 128, 128),
+                 T: int = 1000, ema_decay: float = 0.995, seed: int = 0) -> None:
+        GenerativeModel.__init__(self)  # DDPM.__init__ would build the U-Net
+        self.ambient_dim = self.latent_dim = check_positive_int(ambient_dim, "ambient_dim")
+        self.hidden = check_hidden(hidden)
         self.seed = check_seed(seed)
         with seeded_init(self.seed, "topolib.models.diffusion.points"):
-            self.diffusion = Diffusion(TimeMLP(self.dim, self.hidden), T, ema_decay)
+            self.diffusion = Diffusion(TimeMLP(self.ambient_dim, self.hidden), T, ema_decay)
 
     def config(self) -> dict[str, Any]:
-        return {"class": type(self).__name__, "dim": self.dim, "hidden": list(self.hidden),
-                "T": self.diffusion.T, "ema_decay": self.diffusion.ema_decay, "seed": self.seed}
+        return {"class": type(self).__name__, "ambient_dim": self.ambient_dim,
+                "hidden": list(self.hidden), "T": self.diffusion.T,
+                "ema_decay": self.diffusion.ema_decay, "seed": self.seed}
 
-    @property
-    def device(self) -> torch.device:
-        return self.diffusion.abar.device
+    # Points differ from images only in shape, range and clipping:
+    def _noise_shape(self, n: int) -> tuple[int, ...]:
+        return (n, self.ambient_dim)
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | int = 0, *, sampler: str = "ddim",
-               steps: int = 50) -> torch.Tensor:
-        """``n`` points ``(n, dim)`` (``sampler`` and ``steps`` as for :meth:`DDPM.sample`)."""
-        eta = _check_sampler(sampler)
-        gen = as_generator(generator, "topolib.models.diffusion.points.sample", self.device)
-        noise = randn((check_positive_int(n, "n"), self.dim), gen, self.device)
-        return self.diffusion.sample_loop(noise, steps, eta, gen, clip=False)
+    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor, steps: int = 50) -> torch.Tensor:
-        """DDIM points ``(n, dim)`` of noise codes ``z`` ``(n, dim)``."""
-        z = check_latents(z, self.dim).to(self.device)
-        return self.diffusion.sample_loop(z, steps, 0.0, clip=False)
+    def _to_data(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
-    @torch.no_grad()
-    def invert(self, x: torch.Tensor, steps: int = 50) -> torch.Tensor:
-        """DDIM inversion of points ``(n, dim)``: their noise codes ``(n, dim)``."""
-        return self.diffusion.invert(check_latents(x, self.dim, "x").to(self.device), steps)
-
-    @torch.no_grad()
-    def interpolate_many(self, x_a: torch.Tensor, x_b: torch.Tensor, n_steps: int = 16,
-                         steps: int = 50) -> torch.Tensor:
-        """Paths ``(k, n_steps, dim)`` between pairs of points ``(k, dim)``, as for images."""
-        t = _unit_interval(n_steps, self.device)
-        k = check_latents(x_a, self.dim, "x_a").shape[0]
-        if check_latents(x_b, self.dim, "x_b").shape[0] != k:
-            raise ValueError("x_a and x_b must hold the same number of points")
-        z = self.invert(torch.cat([torch.as_tensor(x_a), torch.as_tensor(x_b)]).float(), steps)
-        return self.decode(slerp(z[:k], z[k:], t).reshape(-1, self.dim), steps).view(k, -1,
-                                                                                      self.dim)
-
-
-def train_points(model: PointDDPM, points: np.ndarray | torch.Tensor, *, steps: int = 2000,
-                 batch_size: int = 256, lr: float = 1e-3, seed: int = 0) -> list[float]:
-    """Train a :class:`PointDDPM` on ``points`` ``(n, dim)`` for ``steps`` Adam steps.
-
-    Point clouds train in seconds, so this short loop has no cache or checkpoints (images go
-    through :func:`topolib.training.train`). Returns the loss of every step.
-    """
-    x = check_latents(points, model.dim, "points").to(model.device)
-    steps, batch_size = check_positive_int(steps, "steps"), check_positive_int(batch_size,
-                                                                               "batch_size")
-    gen = as_generator(check_seed(seed), "topolib.models.diffusion.train_points", model.device)
-    opt = torch.optim.Adam(model.diffusion.net.parameters(), lr=lr)
-    losses = []
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, x.shape[0], (batch_size,), generator=gen,
-                            device=gen.device).to(x.device)
-        loss = model.diffusion.loss(x[idx], gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        model.diffusion.update_ema()
-        losses.append(float(loss.detach()))
-    model.eval()
-    return losses
+    clip = False

@@ -26,6 +26,11 @@ betas (0.5, 0.9).
 A GAN has no encoder. ``invert`` projects images into the latent space by latent
 optimisation: Adam on ``z`` to minimise ``|G(z) - x|^2``, from a few random starts, keeping
 the best.
+
+:class:`PointGAN` is the same game for point clouds in R^D: MLPs for G and D, G's output taken
+as the point itself. Its D has no spectral norm: on inputs of 2 or 3 coordinates a
+1-Lipschitz D can tell a point 0.1 off the circle from one on it by at most 0.1 in logit, and
+G learned the circle five times worse (median distance 0.40 against 0.06 after 1,250 steps).
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from topolib.models.blocks import (
+    MLP,
     ConvDecoder,
     ConvEncoder,
+    check_hidden,
     check_positive_int,
     check_size,
     seeded_init,
@@ -53,7 +60,7 @@ from topolib.models.interface import (
 )
 from topolib.seeding import check_seed
 
-__all__ = ["GAN"]
+__all__ = ["GAN", "PointGAN"]
 
 
 class OutputAffine(nn.Module):
@@ -104,10 +111,14 @@ class GAN(GenerativeModel):
         return {"class": type(self).__name__, "latent_dim": self.latent_dim,
                 "size": self.image_size, "channels": self.channels, "seed": self.seed}
 
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        """G's output for codes ``z``, as data: pixel intensities in [0, 1]."""
+        return torch.sigmoid(self.G(z))
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Generated images ``(n, 1, S, S)`` in [0, 1] of codes ``(n, latent_dim)``."""
         with eval_mode(self.G):  # batch norm with its running statistics
-            return torch.sigmoid(self.G(self._latents(z)))
+            return self._generate(self._latents(z))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | int = 0) -> torch.Tensor:
@@ -139,7 +150,7 @@ class GAN(GenerativeModel):
         if not (isinstance(lr, (int, float)) and 0 < lr < float("inf")):
             raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
         gen = as_generator(generator, "topolib.models.gan.invert")
-        decode = lambda z: torch.sigmoid(self.G(z))  # noqa: E731 - skips the input check
+        decode = self._generate  # skips the input check
         with frozen(self), eval_mode(self.G), torch.enable_grad():
             parts = [
                 optimise_latents(decode, chunk, self.latent_dim, steps=steps,
@@ -172,7 +183,7 @@ class GAN(GenerativeModel):
         optimizers: dict[str, torch.optim.Optimizer],
         generator: torch.Generator,
     ) -> dict[str, torch.Tensor]:
-        fake = torch.sigmoid(self.G(randn((x.shape[0], self.latent_dim), generator, x.device)))
+        fake = self._generate(randn((x.shape[0], self.latent_dim), generator, x.device))
         # Discriminator step: real images -> 1, generated ones -> 0. One pass over both
         # halves is ~10% faster on CPU than two (D has no batch statistics to mix).
         logits = self.D(torch.cat([x, fake.detach()]))
@@ -193,3 +204,41 @@ class GAN(GenerativeModel):
             "d_real": torch.sigmoid(d_real).mean().detach(),
             "d_fake": torch.sigmoid(d_fake).mean().detach(),
         }
+
+
+class PointGAN(GAN):
+    """The GAN for point clouds in R^D: MLP generator and MLP discriminator.
+
+    Parameters
+    ----------
+    latent_dim : dimension d of the latent space (>= 1).
+    ambient_dim : dimension D of the points.
+    hidden : widths of the hidden layers of G and D.
+    seed : seed of the weight initialisation.
+    """
+
+    def __init__(self, latent_dim: int = 2, ambient_dim: int = 3,
+                 hidden: tuple[int, ...] = (128, 128), seed: int = 0) -> None:
+        GenerativeModel.__init__(self)  # GAN.__init__ would build the conv nets
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.ambient_dim = check_positive_int(ambient_dim, "ambient_dim")
+        self.hidden = check_hidden(hidden)
+        self.seed = check_seed(seed)
+        with seeded_init(self.seed, "topolib.models.gan.points"):
+            self.G = MLP(self.latent_dim, self.ambient_dim, self.hidden)
+            self.D = MLP(self.ambient_dim, 1, self.hidden)
+
+    def config(self) -> dict[str, Any]:
+        return {"class": type(self).__name__, "latent_dim": self.latent_dim,
+                "ambient_dim": self.ambient_dim, "hidden": list(self.hidden), "seed": self.seed}
+
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        return self.G(z)
+
+    def configure_optimizers(
+        self, lr: float | None = None, betas: tuple[float, float] | None = None
+    ) -> dict[str, torch.optim.Optimizer]:
+        """Adam for G and for D; defaults lr 5e-4, betas (0.5, 0.9)."""
+        lr, betas = lr or 5e-4, betas or (0.5, 0.9)
+        return {"generator": torch.optim.Adam(self.G.parameters(), lr=lr, betas=betas),
+                "discriminator": torch.optim.Adam(self.D.parameters(), lr=lr, betas=betas)}

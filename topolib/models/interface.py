@@ -38,6 +38,7 @@ __all__ = [
     "as_generator",
     "check_images",
     "check_latents",
+    "check_points",
     "eval_mode",
     "frozen",
     "optimise_latents",
@@ -77,6 +78,18 @@ def check_images(x: object, size: int, name: str = "x") -> torch.Tensor:
             f"for this model; got {tuple(x.shape)}"
         )
     return x if x.is_floating_point() else x.float()
+
+
+def check_points(x: object, dim: int, name: str = "x") -> torch.Tensor:
+    """Return points as a float32 tensor ``(n, dim)``, ``n >= 1``, or raise naming the argument."""
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[1] != dim or x.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n, {dim}) with n >= 1 for this model (points "
+                         f"in R^{dim}); got {tuple(x.shape)}")
+    return x.float()
 
 
 def check_latents(z: object, latent_dim: int, name: str = "z") -> torch.Tensor:
@@ -130,8 +143,9 @@ def optimise_latents(
 
     Parameters
     ----------
-    decode : differentiable map ``(m, latent_dim)`` -> ``(m, 1, S, S)`` (frozen by the caller).
-    x : target images ``(n, 1, S, S)`` on the decoder's device.
+    decode : differentiable map ``(m, latent_dim)`` -> ``(m, 1, S, S)`` (frozen by the caller),
+        or ``(m, D)`` points.
+    x : target images ``(n, 1, S, S)`` (or points ``(n, D)``) on the decoder's device.
     latent_dim : dimension of the codes.
     steps, restarts, lr : Adam steps, independent starts per image, step size.
     generator : torch Generator for the starting codes.
@@ -142,7 +156,7 @@ def optimise_latents(
     """
     n = x.shape[0]
     z = randn((restarts * n, latent_dim), generator, x.device).requires_grad_(True)
-    target = x.repeat(restarts, 1, 1, 1)
+    target = x.repeat(restarts, *([1] * (x.ndim - 1)))
     opt = torch.optim.Adam([z], lr=lr)
     for _ in range(steps):
         err = (decode(z) - target).pow(2).flatten(1).mean(1)
@@ -159,20 +173,25 @@ def optimise_latents(
 class GenerativeModel(nn.Module, abc.ABC):
     """Base class of the book's generative models (VAE, GAN, chart autoencoder, DDPM).
 
-    Subclasses set ``latent_dim`` and ``image_size``, implement :meth:`sample`,
-    :meth:`config`, :meth:`configure_optimizers` and :meth:`training_step`, and the latent
-    maps :meth:`encode` / :meth:`decode` where they exist.
+    Subclasses set ``latent_dim`` and ``image_size`` (image models) or ``ambient_dim``
+    (point-cloud models), implement :meth:`sample`, :meth:`config`,
+    :meth:`configure_optimizers` and :meth:`training_step`, and the latent maps
+    :meth:`encode` / :meth:`decode` where they exist. Shapes in the docstrings are written for
+    images ``(n, 1, S, S)``; a point-cloud model takes and returns points ``(n, D)`` instead.
 
     Attributes
     ----------
     latent_dim : dimension of the latent space.
-    image_size : side ``S`` of the ``(1, S, S)`` images.
+    image_size : side ``S`` of the ``(1, S, S)`` images (0 for a point-cloud model).
+    ambient_dim : dimension ``D`` of the points ``(n, D)`` of a point-cloud model; None for
+        an image model.
     monitor : name of the loss that measures progress (early stopping), or None when no
         single loss does (a GAN).
     """
 
     latent_dim: int
-    image_size: int
+    image_size: int = 0
+    ambient_dim: int | None = None
     monitor: str | None = "loss"
 
     # ------------------------------------------------------------------ generation
@@ -303,11 +322,20 @@ class GenerativeModel(nn.Module, abc.ABC):
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
+    def check_data(self, x: object, name: str = "x") -> torch.Tensor:
+        """The model's kind of data as a float tensor, or a clear error naming ``name``:
+        images ``(n, 1, S, S)`` (``(n, S, S)`` accepted) or, for a point-cloud model, points
+        ``(n, D)``. The device is left as is."""
+        if self.ambient_dim is not None:
+            return check_points(x, self.ambient_dim, name)
+        return check_images(x, self.image_size, name)
+
     def _images(self, x: object, name: str = "x") -> torch.Tensor:
-        return check_images(x, self.image_size, name).to(self.device)
+        return self.check_data(x, name).to(self.device)
 
     def _single_image(self, x: object, name: str) -> torch.Tensor:
-        if isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 2:
+        single_ndim = 1 if self.ambient_dim is not None else 2
+        if isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == single_ndim:
             x = x[None]
         x = self._images(x, name)
         if x.shape[0] != 1:
