@@ -43,7 +43,7 @@ def test_cosine_schedule_matches_closed_form():
 
 
 def test_noisy_has_unit_variance_and_timesteps():
-    d = Diffusion(TimeMLP(2, (8,)), T=100)
+    d = Diffusion(TimeMLP(2, 8, 1), T=100)
     x0 = torch.randn(20000, 2, generator=torch.Generator().manual_seed(0))
     eps = torch.randn(20000, 2, generator=torch.Generator().manual_seed(1))
     t = torch.full((20000,), 60)
@@ -222,7 +222,7 @@ def test_point_ddpm_learns_a_circle():
     rng = np.random.default_rng(0)
     theta = rng.uniform(0, 2 * np.pi, 2000)
     points = torch.tensor(np.stack([np.cos(theta), np.sin(theta)], 1), dtype=torch.float32)
-    model = PointDDPM(ambient_dim=2, hidden=(64, 64), ema_decay=0.99)
+    model = PointDDPM(ambient_dim=2, width=64, depth=2, ema_decay=0.99)
     losses = train(model, points, TrainConfig(epochs=125, batch_size=256, lr=3e-3),
                    progress=False).history["loss"]
     assert np.mean(losses[-10:]) < 0.8 * losses[0]

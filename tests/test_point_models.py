@@ -19,7 +19,7 @@ MODELS = {
     "gan": lambda: PointGAN(latent_dim=2, ambient_dim=2, hidden=(64, 64)),
     "cae": lambda: PointChartAutoencoder(n_charts=3, chart_dim=1, ambient_dim=2, hidden=32,
                                          warmup_steps=20),
-    "ddpm": lambda: PointDDPM(ambient_dim=2, hidden=(64, 64, 64), ema_decay=0.99),
+    "ddpm": lambda: PointDDPM(ambient_dim=2, width=64, depth=2, ema_decay=0.99),
 }
 
 
@@ -65,6 +65,8 @@ def test_constructor_errors():
         PointGAN(hidden=())
     with pytest.raises(ValueError, match="ambient_dim must be"):
         PointDDPM(ambient_dim=0)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+        PointDDPM(scale=-1.0)
 
 
 @pytest.mark.parametrize(("name", "epochs", "batch_size", "lr", "within"), [

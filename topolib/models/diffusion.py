@@ -42,7 +42,6 @@ from torch import nn
 from topolib.models.blocks import (
     TimeMLP,
     UNet,
-    check_hidden,
     check_positive_int,
     check_size,
     seeded_init,
@@ -376,38 +375,47 @@ class PointDDPM(DDPM):
     """Diffusion model of point clouds in R^D: the same :class:`Diffusion` with a
     :class:`~topolib.models.blocks.TimeMLP` denoiser, trained by the same loop.
 
-    Points are modelled as given (scale them to about unit size; there is no clipping). The
-    latent code is the noise point at time ``t_start``, so ``latent_dim = D``.
+    Points are multiplied by ``scale`` before diffusion and divided by it after sampling;
+    there is no clipping. The diffusion's noise has unit variance per coordinate; ``scale``
+    sets the data's size against it (a few units is a common choice). The latent code is the
+    noise point at time ``t_start``, so ``latent_dim = D``.
 
     Parameters
     ----------
     ambient_dim : dimension D of the points.
-    hidden : widths of the MLP's hidden layers.
+    width, depth : width and number of residual blocks of the :class:`TimeMLP`.
+    scale : factor from data units to the diffusion's units.
     T, ema_decay, seed : as for :class:`DDPM`.
     """
 
-    def __init__(self, ambient_dim: int = 2, hidden: tuple[int, ...] = (128, 128, 128),
-                 T: int = 1000, ema_decay: float = 0.995, seed: int = 0) -> None:
+    def __init__(self, ambient_dim: int = 2, width: int = 128, depth: int = 2,
+                 scale: float = 1.0, T: int = 1000, ema_decay: float = 0.995,
+                 seed: int = 0) -> None:
         GenerativeModel.__init__(self)  # DDPM.__init__ would build the U-Net
         self.ambient_dim = self.latent_dim = check_positive_int(ambient_dim, "ambient_dim")
-        self.hidden = check_hidden(hidden)
+        self.width, self.depth = check_positive_int(width, "width"), check_positive_int(depth,
+                                                                                       "depth")
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a finite number > 0; got {scale!r}")
+        self.scale = float(scale)
         self.seed = check_seed(seed)
         with seeded_init(self.seed, "topolib.models.diffusion.points"):
-            self.diffusion = Diffusion(TimeMLP(self.ambient_dim, self.hidden), T, ema_decay)
+            self.diffusion = Diffusion(TimeMLP(self.ambient_dim, self.width, self.depth), T,
+                                       ema_decay)
 
     def config(self) -> dict[str, Any]:
         return {"class": type(self).__name__, "ambient_dim": self.ambient_dim,
-                "hidden": list(self.hidden), "T": self.diffusion.T,
-                "ema_decay": self.diffusion.ema_decay, "seed": self.seed}
+                "width": self.width, "depth": self.depth, "scale": self.scale,
+                "T": self.diffusion.T, "ema_decay": self.diffusion.ema_decay, "seed": self.seed}
 
     # Points differ from images only in shape, range and clipping:
     def _noise_shape(self, n: int) -> tuple[int, ...]:
         return (n, self.ambient_dim)
 
     def _to_model(self, x: torch.Tensor) -> torch.Tensor:
-        return x
+        return x * self.scale
 
     def _to_data(self, x: torch.Tensor) -> torch.Tensor:
-        return x
+        return x / self.scale
 
     clip = False
