@@ -48,15 +48,15 @@ from topolib.metrics.point_sets import (
     TOL,
     StrataShares,
     StratumCoverage,
-    _samples,
     check_dataset,
+    check_points,
     check_tol,
     junction_distance,
     local_dimension,
     set_coverage,
     strata_shares,
 )
-from topolib.metrics.report import Threshold
+from topolib.metrics.report import ReportCard, Threshold, _fmt, _row
 from topolib.profiles import get_profile
 from topolib.seeding import check_seed, numpy_rng
 
@@ -190,28 +190,18 @@ class PointReportCard:
         """Number of samples."""
         return int(len(self.distance))
 
-    @property
-    def passed(self) -> bool:
-        """True when every check passed."""
-        return bool(self.table["passed"].all())
-
-    @property
-    def failed_checks(self) -> tuple[str, ...]:
-        """Names of the checks that failed, in table order."""
-        return tuple(self.table.loc[~self.table["passed"], "check"])
-
-    def check(self, name: str) -> pd.Series:
-        """The table row of check ``name``."""
-        rows = self.table[self.table["check"] == name]
-        if rows.empty:
-            raise KeyError(f"no check named {name!r}; have {tuple(self.table['check'])}")
-        return rows.iloc[0]
+    # The table logic is the image card's: same columns, same verdicts.
+    passed = ReportCard.passed
+    failed_checks = ReportCard.failed_checks
+    check = ReportCard.check
 
     def to_row(self) -> dict[str, object]:
         """Flat dict of the main numbers (shares with their interval ends), for a table."""
         row: dict[str, object] = {
             "dataset": self.dataset,
             "n": self.n,
+            "seed": self.homology.seed,
+            "n_landmarks": self.homology.n_landmarks,
             "passed": self.passed,
             "failed": ", ".join(self.failed_checks),
             "off": self.off.value,
@@ -234,32 +224,22 @@ class PointReportCard:
         return row
 
     def _repr_html_(self) -> str:
-        verdict = (
-            "<b style='color:#2ca02c'>all checks pass</b>"
-            if self.passed
-            else f"<b style='color:#d62728'>fails: {html.escape(', '.join(self.failed_checks))}</b>"
-        )
-        shown = self.table.assign(value=self.table["value"].map(_fmt))
-        return (
-            f"<p>Point report card for <code>{html.escape(self.dataset)}</code>, "
-            f"{self.n} samples: {verdict}</p>" + shown.to_html(index=False)
-        )
+        status = "all checks pass" if self.passed else "fails: " + ", ".join(self.failed_checks)
+        colour = "#2ca02c" if self.passed else "#d62728"
+        lines = [
+            f"Point report card for <code>{html.escape(self.dataset)}</code>, {self.n} "
+            f"samples: <b style='color:{colour}'>{html.escape(status)}</b>"
+        ]
+        if self.strata is not None:  # where the mass went, stratum by stratum
+            lines += [html.escape(line) for line in self.strata.summary().splitlines()]
+        table = self.table.assign(value=self.table["value"].map(_fmt))
+        return "<p>" + "<br>".join(lines) + "</p>" + table.to_html(index=False)
 
     def __repr__(self) -> str:
         return (
             f"PointReportCard(dataset={self.dataset!r}, n={self.n}, passed={self.passed}, "
             f"failed={self.failed_checks})"
         )
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def _row(check: str, value: object, expected: object, passed: bool, note: str) -> dict:
-    return {"check": check, "value": value, "expected": expected, "passed": passed, "note": note}
 
 
 def _reference(
@@ -269,7 +249,7 @@ def _reference(
     if isinstance(reference, PersistenceResult):
         return reference
     if reference is not None:
-        return persistent_homology(_samples(reference, dataset, "reference"), **settings)
+        return persistent_homology(check_points(reference, dataset, "reference"), **settings)
     key = (dataset, n, n_landmarks, seed, tuple(sorted(params.items())))
     if key not in _REFERENCE_CACHE:
         rng = numpy_rng(seed, f"topolib.point_report.reference.{dataset}")
@@ -329,7 +309,7 @@ def point_report_card(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     dataset = check_dataset(dataset)
-    P = _samples(samples, dataset)
+    P = check_points(samples, dataset)
     n = len(P)
     if n < MIN_POINTS:
         raise ValueError(f"samples must hold at least {MIN_POINTS} points; got {n}")

@@ -50,6 +50,7 @@ __all__ = [
     "StrataShares",
     "StratumCoverage",
     "check_dataset",
+    "check_points",
     "check_tol",
     "junction_distance",
     "local_dimension",
@@ -85,7 +86,8 @@ def check_tol(tol: object) -> float:
     return float(tol)
 
 
-def _samples(X: object, dataset: str, name: str = "samples") -> np.ndarray:
+def check_points(X: object, dataset: str, name: str = "samples") -> np.ndarray:
+    """Return ``X`` as an ``(n, D)`` float array with the ambient dimension of ``dataset``."""
     P = as_point_array(X, name)
     dim = DIMENSIONS[dataset]
     if P.shape[1] != dim:
@@ -106,7 +108,7 @@ def off_set_share(X: np.ndarray, dataset: str, tol: float = TOL, **params: float
     params : the set's parameters (``radius``; ``R``, ``r``; ``a``).
     """
     dataset = check_dataset(dataset)
-    P = _samples(X, dataset, "X")
+    P = check_points(X, dataset, "X")
     return share(set_distance(P, dataset, **params) > check_tol(tol))
 
 
@@ -195,7 +197,7 @@ def strata_shares(X: np.ndarray, a: float = DEFAULT_A, tol: float = TOL) -> Stra
     -------
     StrataShares
     """
-    P = _samples(X, "stratified", "X")
+    P = check_points(X, "stratified", "X")
     tol = check_tol(tol)
     s = stratified_distance(P, a)
     near = s.distance <= tol
@@ -217,7 +219,7 @@ def strata_shares(X: np.ndarray, a: float = DEFAULT_A, tol: float = TOL) -> Stra
 
 def junction_distance(X: np.ndarray, a: float = DEFAULT_A) -> np.ndarray:
     """Distance of ``(n, 3)`` points to the nearer of the two junction circles: ``(n,)``."""
-    P = _samples(X, "stratified", "X")
+    P = check_points(X, "stratified", "X")
     h = junction_height(a)
     rho = np.hypot(P[:, 0], P[:, 1])
     return np.hypot(rho - math.sqrt(1.0 - h * h), np.abs(P[:, 2]) - h)
@@ -372,7 +374,7 @@ def set_coverage(
         ``{"sphere", "tube", "junction_top", "junction_bottom"}``.
     """
     dataset = check_dataset(dataset)
-    P = _samples(X, dataset, "X")
+    P = check_points(X, dataset, "X")
     tol = check_tol(tol)
     n = len(P)
     if dataset == "stratified":
