@@ -34,6 +34,7 @@ from topolib.metrics.point_report import (
     default_landmarks,
     point_report_card,
     point_sizes,
+    reference_points,
 )
 from topolib.metrics.point_sets import (
     junction_distance,
@@ -177,11 +178,24 @@ def test_local_dimension_is_two_on_strata_and_higher_at_junctions():
 
 @pytest.mark.parametrize("profile", ["fast", "cpu"])
 def test_reference_stratified_set_reads_its_betti_numbers_at_every_seed(profile):
+    # The acceptance criterion: the chamber between tube and sphere is thin; at the sizes of
+    # POINT_SIZES the card's reference sample reads (1, 1, 2) over both fields at every seed.
     n = POINT_SIZES[profile]["stratified"]
     m = default_landmarks("stratified", n)
     for seed in range(5):
-        r = persistent_homology(stratified_points(n, seed), n_landmarks=m, seed=seed)
+        r = persistent_homology(reference_points("stratified", n, seed), n_landmarks=m, seed=seed)
         assert r.betti == {2: (1, 1, 2), 3: (1, 1, 2)}, (profile, seed, r.summary())
+        low, high = r.stable_range()
+        assert low < 2.3 and high > 2.7, (profile, seed, low, high)
+
+
+def test_sampler_stratified_set_reads_its_betti_numbers_at_every_seed():
+    n = CPU["stratified"]
+    for seed in range(5):
+        r = persistent_homology(
+            stratified_points(n, seed), n_landmarks=default_landmarks("stratified", n), seed=seed
+        )
+        assert r.betti == {2: (1, 1, 2), 3: (1, 1, 2)}, (seed, r.summary())
 
 
 @pytest.mark.parametrize("name", ["circle", "sphere", "torus"])

@@ -43,6 +43,7 @@ from topolib.metrics.point_report import (
     PointReportCard,
     point_report_card,
     point_sizes,
+    reference_points,
 )
 from topolib.metrics.point_sets import (
     StrataShares,
@@ -114,6 +115,7 @@ __all__ = [
     "off_set_share",
     "point_report_card",
     "point_sizes",
+    "reference_points",
     "set_coverage",
     "set_distance",
     "strata_shares",
