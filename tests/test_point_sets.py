@@ -257,6 +257,9 @@ def test_collapsed_samples_fail_coverage():
         warnings.simplefilter("ignore", RuntimeWarning)
         card = point_report_card(handful, "sphere")
     assert {"coverage", "betti_z2"} <= set(card.failed_checks)
+    one = point_report_card(np.repeat(X[:1], 500, axis=0), "sphere")  # total collapse
+    assert one.homology is None and {"coverage", "betti_z3"} <= set(one.failed_checks)
+    assert one.to_row()["betti_z2"] == "" and one.to_row()["diagram_distance"] == np.inf
 
 
 def test_bad_input_names_the_argument():

@@ -163,11 +163,12 @@ class PointReportCard:
     off : share of samples farther than ``tol``, with its Wilson interval.
     strata : per-stratum shares (stratified set only, else None).
     coverage : ``{stratum: StratumCoverage}``.
-    homology, reference : persistent homology of the samples and of an exact reference sample.
+    homology, reference : persistent homology of the samples (None when they hold fewer than
+        4 distinct points: a total collapse) and of an exact reference sample.
     diagram_distances : ``{(coeff, dim): bottleneck / reference spacing}``.
     local_dim : ``(n,)`` local dimension of each sample.
     local : summary of the local dimension (median away from junctions; at junctions).
-    tol, params : on-set distance and the set's parameters.
+    tol, seed, params : on-set distance, seed and the set's parameters.
     seconds : wall time per stage.
     """
 
@@ -177,12 +178,13 @@ class PointReportCard:
     off: Interval
     strata: StrataShares | None
     coverage: dict[str, StratumCoverage]
-    homology: PersistenceResult
+    homology: PersistenceResult | None
     reference: PersistenceResult
     diagram_distances: dict[tuple[int, int], float]
     local_dim: np.ndarray
     local: dict[str, float]
     tol: float
+    seed: int = 0
     params: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -201,8 +203,8 @@ class PointReportCard:
         row: dict[str, object] = {
             "dataset": self.dataset,
             "n": self.n,
-            "seed": self.homology.seed,
-            "n_landmarks": self.homology.n_landmarks,
+            "seed": self.seed,
+            "n_landmarks": self.reference.n_landmarks,
             "passed": self.passed,
             "failed": ", ".join(self.failed_checks),
             "off": self.off.value,
@@ -210,10 +212,13 @@ class PointReportCard:
             "off_high": self.off.high,
             "median_distance": float(np.median(self.distance)),
         }
-        for p in self.homology.coeffs:
-            row[f"betti_z{p}"] = ",".join(map(str, self.homology.betti[p]))
+        for p in self.reference.coeffs:
+            betti = None if self.homology is None else self.homology.betti[p]
+            row[f"betti_z{p}"] = "" if betti is None else ",".join(map(str, betti))
             row[f"betti_z{p}_ok"] = bool(self.check(f"betti_z{p}")["passed"])
-        row["betti_window_low"], row["betti_window_high"] = self.homology.stable_range()
+        row["betti_window_low"], row["betti_window_high"] = (
+            (np.nan, np.nan) if self.homology is None else self.homology.stable_range()
+        )
         row["diagram_distance"] = max(self.diagram_distances.values())
         for name, cov in self.coverage.items():
             row[f"coverage_{name}"] = cov.scaled
@@ -349,10 +354,13 @@ def point_report_card(
     timings["distance"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    collapsed = len(np.unique(P, axis=0)) < 4  # H2 needs 4 distinct points
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        homology = persistent_homology(
-            P, maxdim=2, coeffs=(2, 3), n_landmarks=n_landmarks, seed=seed
+        homology = (
+            None
+            if collapsed
+            else persistent_homology(P, maxdim=2, coeffs=(2, 3), n_landmarks=n_landmarks, seed=seed)
         )
         timings["homology"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -365,6 +373,9 @@ def point_report_card(
         for d in range(3):
             if d == 0 and p != 2:  # H0 does not depend on the field
                 distances[p, d] = distances[2, 0]
+                continue
+            if homology is None:
+                distances[p, d] = float("inf")
                 continue
             try:
                 b = diagram_distance(homology, ref, dim=d, coeff=p, metric="bottleneck")
@@ -390,17 +401,21 @@ def point_report_card(
             f"distance > {tol:g}: {off}; median distance {np.median(distance):.3g}",
         )
     ]
-    low, high = homology.stable_range()
-    note = (
-        f"{homology.n_landmarks} landmarks of {n}, read at {homology.reading:g} spacings "
-        f"(same answer from {low:.2f} to {high:.2f})"
-    )
+    if homology is None:
+        note = "fewer than 4 distinct samples: no homology to read"
+    else:
+        low, high = homology.stable_range()
+        note = (
+            f"{homology.n_landmarks} landmarks of {n}, read at {homology.reading:g} spacings "
+            f"(same answer from {low:.2f} to {high:.2f})"
+        )
     if n < recommended:
         note += f"; fewer samples than the {recommended} recommended for this set"
     if homology_warnings:
         note += "; warning: " + homology_warnings[0].split(";")[0]
     for p in (2, 3):
-        found, expected = tuple(homology.betti[p]), tuple(POINT_CLOUD_BETTI[dataset][p])
+        expected = tuple(POINT_CLOUD_BETTI[dataset][p])
+        found = None if homology is None else tuple(homology.betti[p])
         rows.append(_row(f"betti_z{p}", found, expected, found == expected, note))
     worst = max(distances, key=distances.get)
     th = POINT_THRESHOLDS["diagram_distance"]
@@ -483,6 +498,7 @@ def point_report_card(
         local_dim=dims,
         local=local,
         tol=tol,
+        seed=seed,
         params=dict(params),
         seconds=timings,
     )
