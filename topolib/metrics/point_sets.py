@@ -362,10 +362,7 @@ def set_coverage(
 
     Parameters
     ----------
-    X : array-like, shape (n, D)
-    dataset : ``"circle"``, ``"sphere"``, ``"torus"`` or ``"stratified"``.
-    tol : on-set distance.
-    params : the set's parameters (``radius``; ``R``, ``r``; ``a``).
+    X, dataset, tol, params : as in :func:`off_set_share`.
 
     Returns
     -------
