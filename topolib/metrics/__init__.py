@@ -36,6 +36,23 @@ from topolib.metrics.interpolation import (
 )
 from topolib.metrics.intervals import Interval, across_seeds, share, wilson_interval
 from topolib.metrics.landmarks import LandmarkResult, farthest_point_sampling, pca_project
+from topolib.metrics.point_distance import StratifiedDistance, set_distance, stratified_distance
+from topolib.metrics.point_report import (
+    POINT_SIZES,
+    POINT_THRESHOLDS,
+    PointReportCard,
+    point_report_card,
+    point_sizes,
+    reference_points,
+)
+from topolib.metrics.point_sets import (
+    StrataShares,
+    StratumCoverage,
+    local_dimension,
+    off_set_share,
+    set_coverage,
+    strata_shares,
+)
 from topolib.metrics.projection import (
     OFF_MANIFOLD_THRESHOLD,
     Projection,
@@ -88,4 +105,19 @@ __all__ = [
     "sample_set_distance",
     "stable_range",
     "wilson_interval",
+    "POINT_SIZES",
+    "POINT_THRESHOLDS",
+    "PointReportCard",
+    "StrataShares",
+    "StratifiedDistance",
+    "StratumCoverage",
+    "local_dimension",
+    "off_set_share",
+    "point_report_card",
+    "point_sizes",
+    "reference_points",
+    "set_coverage",
+    "set_distance",
+    "strata_shares",
+    "stratified_distance",
 ]
