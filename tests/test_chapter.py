@@ -129,3 +129,20 @@ def test_a_chapter_shows_warnings_in_its_output(capsys):
         assert "landmarks" not in out.err
     finally:
         warnings.showwarning = previous
+
+
+def test_scatter_3d_grid_gives_each_panel_its_own_scene():
+    import numpy as np
+    import pytest
+
+    from topolib.plotting import scatter_3d_grid
+
+    pts = np.random.default_rng(0).normal(size=(30, 3))
+    fig = scatter_3d_grid({"a": (pts, None), "b": (pts, np.arange(30)), "c": (pts, None)},
+                          title="t", columns=2)
+    assert [t.scene for t in fig.data] == ["scene", "scene2", "scene3"]
+    assert fig.layout.height == 2 * 430
+    with pytest.raises(ValueError, match=r"panels\['b'\] colour must have one value"):
+        scatter_3d_grid({"b": (pts, np.arange(3))})
+    with pytest.raises(ValueError, match="at least one panel"):
+        scatter_3d_grid({})

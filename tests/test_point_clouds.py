@@ -167,3 +167,10 @@ def test_stratified_pieces_have_area_weights():
     )
     edges = np.linspace(-height, height, 21)
     assert density_pvalue(z, edges, lambda t: np.interp(t, grid, cumulative)) > 1e-3
+
+
+def test_tiny_stratified_samples_work_whichever_stratum_they_land_on():
+    from topolib.datasets.point_clouds import stratified_points
+
+    for seed in range(8):  # some seeds put the single point on the sphere, some on the tube
+        assert stratified_points(1, seed).shape == (1, 3)

@@ -64,7 +64,7 @@ def _add_noise(points: np.ndarray, noise: float, rng: np.random.Generator) -> np
 
 def _rejection(n: int, rng: np.random.Generator, propose, accept_prob) -> np.ndarray:
     """``n`` samples of ``propose(m) -> (m, k)`` thinned by ``accept_prob(x) -> (m,)``."""
-    chunks, have = [], 0
+    chunks, have = [propose(0)], 0  # the empty chunk keeps n = 0 (all on the sphere) valid
     while have < n:
         m = 2 * (n - have) + 16
         x = propose(m)

@@ -8,7 +8,12 @@ from topolib.plotting.diagrams import (
     plot_diagram,
     plot_diagrams_by_field,
 )
-from topolib.plotting.interactive import configure_plotly, scatter_3d, scatter_latent
+from topolib.plotting.interactive import (
+    configure_plotly,
+    scatter_3d,
+    scatter_3d_grid,
+    scatter_latent,
+)
 from topolib.plotting.interpolation import plot_interpolation
 from topolib.plotting.samples import plot_image_grid, plot_walk
 
@@ -28,5 +33,6 @@ __all__ = [
     "plot_samples_by_chart",
     "plot_walk",
     "scatter_3d",
+    "scatter_3d_grid",
     "scatter_latent",
 ]

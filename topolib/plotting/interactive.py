@@ -17,7 +17,8 @@ from typing import Any
 import plotly.io as pio
 from plotly.io._base_renderers import MimetypeRenderer
 
-__all__ = ["RENDERER_NAME", "configure_plotly", "figure_html", "scatter_3d", "scatter_latent"]
+__all__ = ["RENDERER_NAME", "configure_plotly", "figure_html", "scatter_3d", "scatter_3d_grid",
+           "scatter_latent"]
 
 RENDERER_NAME = "topolib"
 _counter = itertools.count()
@@ -126,6 +127,58 @@ def scatter_3d(
     fig.update_layout(title={"text": title, "font": {"size": 13}}, height=520,
                       margin={"l": 0, "r": 0, "t": 40, "b": 0},
                       scene={"aspectmode": "data"})
+    return fig
+
+
+def scatter_3d_grid(
+    panels: dict[str, tuple[Any, Any]],
+    title: str = "",
+    columns: int = 2,
+    marker_size: float = 1.8,
+    colorscale: str = "Turbo",
+) -> Any:
+    """Several interactive 3-D scatter plots side by side, each with its own rotatable scene.
+
+    Parameters
+    ----------
+    panels : ``{panel title: (points (n, 3), colour values (n,) or None)}``.
+    title : figure title (put the provenance stamp here).
+    columns : panels per row.
+    marker_size, colorscale : as for :func:`scatter_3d` (no colour bars: say in the panel
+        title what the colours mean).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    import numpy as np
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    if not panels:
+        raise ValueError("panels must hold at least one panel")
+    columns = max(1, min(int(columns), len(panels)))
+    rows = -(-len(panels) // columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(panels),
+                        specs=[[{"type": "scene"}] * columns for _ in range(rows)],
+                        horizontal_spacing=0.01, vertical_spacing=0.04)
+    for k, (name, (points, color)) in enumerate(panels.items()):
+        pts = np.asarray(points, dtype=float)
+        if pts.ndim != 2 or pts.shape[1] < 3:
+            raise ValueError(f"panels[{name!r}] points must have shape (n, 3); got {pts.shape}")
+        marker: dict[str, Any] = {"size": marker_size, "opacity": 0.8}
+        if color is not None:
+            if len(color) != len(pts):
+                raise ValueError(f"panels[{name!r}] colour must have one value per point "
+                                 f"({len(pts)}); got {len(color)}")
+            marker.update(color=np.asarray(color, dtype=float), colorscale=colorscale)
+        fig.add_trace(go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers",
+                                   marker=marker, name=name, hoverinfo="x+y+z"),
+                      row=k // columns + 1, col=k % columns + 1)
+    fig.update_scenes(aspectmode="data", xaxis_visible=False, yaxis_visible=False,
+                      zaxis_visible=False)
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=430 * rows,
+                      margin={"l": 0, "r": 0, "t": 60, "b": 0}, showlegend=False)
     return fig
 
 
