@@ -1,0 +1,214 @@
+"""A VAE whose latent space has the topology of the data (the constructive fix; DESIGN.md 3).
+
+The conv encoder, conv decoder and Bernoulli likelihood of :class:`~topolib.models.VAE`, with
+the Gaussian latent replaced by a space from :mod:`topolib.models.latent_spaces` (circle,
+torus, sphere, two circles, RP^2, Klein bottle):
+
+- posterior on each sphere factor: the power spherical distribution ``PowerSpherical(mu(x),
+  kappa(x))`` (De Cao and Aziz 2020): a reparameterised sampler without rejection, and a
+  closed-form KL to the uniform distribution (unlike the von Mises-Fisher);
+- prior: uniform on the space, so ``KL = sum over factors KL(PS || uniform)``;
+- two components (``two_circles``): a posterior ``q(k | x)`` over the two circles and one
+  power spherical per circle; the discrete choice is summed *exactly*, not sampled:
+
+      loss = sum_k q(k|x) BCE(x, decoder(k, z_k)) + beta * [KL(q(k|x) || uniform)
+             + sum_k q(k|x) KL(q(z | x, k) || uniform)],   z_k ~ q(z | x, k)
+
+- quotients (``projective``, ``klein``): the latent is the double cover (S^2, the torus) and
+  the decoder reads features that are invariant under the identification, so decoding is a
+  continuous map on the quotient itself.
+
+Latent codes are unit vectors per factor (``latent_dim`` = their ambient dimension: circle 2,
+torus and klein 4, sphere and projective 3, two circles 3 = a sign ``-1 / +1`` for the
+component, then the circle). ``decode`` accepts any real codes and maps them onto the space
+first (normalised per factor, the sign read by its sign). ``interpolate_many`` follows the
+latent space's own geodesics, not straight lines (:meth:`LatentSpace.geodesic`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.distributions import kl_divergence
+
+from topolib.models.blocks import (
+    ConvDecoder,
+    ConvEncoder,
+    check_positive_int,
+    check_size,
+    seeded_init,
+)
+from topolib.models.interface import GenerativeModel, as_generator
+from topolib.models.latent_spaces import (
+    LatentSpace,
+    get_latent_space,
+    power_spherical,
+    seeded_rsample,
+    uniform_prior,
+)
+from topolib.models.vae import VAE
+
+__all__ = ["MatchedVAE", "SphericalPosterior"]
+
+#: The concentration is ``softplus(raw) + KAPPA_MIN``: bounded away from 0, where the Beta
+#: sampler's gradients are steep.
+KAPPA_MIN = 1.0
+
+
+@dataclass
+class SphericalPosterior:
+    """The encoder's posterior for a batch of ``n`` images over ``C`` components.
+
+    Attributes
+    ----------
+    locs : per sphere factor, mean directions ``(n, C, d_i)`` (unit vectors).
+    kappas : per sphere factor, concentrations ``(n, C)``.
+    logits : ``(n, C)`` logits of ``q(k | x)`` (zeros when ``C = 1``).
+    """
+
+    locs: list[torch.Tensor]
+    kappas: list[torch.Tensor]
+    logits: torch.Tensor
+
+    def distributions(self) -> list[torch.distributions.Distribution]:
+        """One power spherical distribution per factor, batch shape ``(n, C)``."""
+        return [power_spherical(m, k) for m, k in zip(self.locs, self.kappas, strict=True)]
+
+
+class MatchedVAE(VAE):
+    """Conv VAE with a latent space of the data's topology.
+
+    Parameters
+    ----------
+    latent : the latent space: ``"circle"``, ``"torus"``, ``"sphere"``, ``"two_circles"``,
+        ``"projective"`` or ``"klein"``.
+    size : image side, a power of two.
+    channels : width of the first conv stage.
+    beta : weight of the KL term (1 is the true ELBO).
+    seed : seed of the weight initialisation.
+
+    >>> MatchedVAE("torus", size=32).sample(4, generator=0).shape
+    torch.Size([4, 1, 32, 32])
+    """
+
+    def __init__(self, latent: str = "circle", size: int = 32, channels: int = 32,
+                 beta: float = 1.0, seed: int = 0) -> None:
+        GenerativeModel.__init__(self)  # VAE.__init__ would build a Gaussian head
+        self.space: LatentSpace = get_latent_space(latent)
+        self._set_common(self.space.latent_dim, beta, seed)
+        self.image_size = check_size(size)
+        self.channels = check_positive_int(channels, "channels")
+        per_component = sum(d + 1 for d in self.space.factors)  # direction and concentration
+        n_out = self.space.components * (per_component + 1)  # and a logit of q(k | x)
+        with seeded_init(self.seed, "topolib.models.matched_vae"):
+            self.encoder = ConvEncoder(size, n_out, channels)
+            self.decoder = ConvDecoder(self.space.feature_dim, size, channels)
+
+    @property
+    def latent(self) -> str:
+        """Name of the latent space."""
+        return self.space.name
+
+    def config(self) -> dict[str, Any]:
+        return {"class": type(self).__name__, "latent": self.latent, "size": self.image_size,
+                "channels": self.channels, "beta": self.beta, "seed": self.seed}
+
+    # ------------------------------------------------------------------ the posterior
+
+    def posterior(self, x: torch.Tensor) -> SphericalPosterior:  # type: ignore[override]
+        """The power spherical posterior of images ``(n, 1, S, S)`` (:class:`SphericalPosterior`)."""
+        n, c = x.shape[0], self.space.components
+        out = self.encoder(x)
+        logits = out[:, :c] if c > 1 else torch.zeros(n, 1, device=x.device, dtype=out.dtype)
+        out = out[:, c if c > 1 else 0:].reshape(n, c, -1)
+        locs, kappas, start = [], [], 0
+        for d in self.space.factors:
+            locs.append(F.normalize(out[..., start:start + d], dim=-1))
+            kappas.append(F.softplus(out[..., start + d]) + KAPPA_MIN)
+            start += d + 1
+        return SphericalPosterior(locs, kappas, logits)
+
+    def _codes(self, factors: list[torch.Tensor], component: int | torch.Tensor,
+               n: int) -> torch.Tensor:
+        """Codes ``(n, latent_dim)`` from factor vectors ``(n, d_i)`` and a component index."""
+        sign = None
+        if self.space.components > 1:
+            k = torch.as_tensor(component, device=factors[0].device).expand(n)
+            sign = (2.0 * k - 1.0).to(factors[0].dtype)
+        return self.space.join(factors, sign)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Posterior mean directions ``(n, latent_dim)`` of images ``(n, 1, S, S)``, in the most
+        probable component."""
+        post = self.posterior(self._images(x))
+        k = post.logits.argmax(1)
+        rows = torch.arange(k.shape[0], device=k.device)
+        return self._codes([m[rows, k] for m in post.locs], k, k.shape[0])
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Mean images ``(n, 1, S, S)`` in [0, 1] of codes ``(n, latent_dim)``, mapped onto the
+        space first."""
+        codes = self.space.project(self._latents(z))
+        return self._mean(self.decoder(self.space.features(codes)))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | int = 0) -> torch.Tensor:
+        """Decode ``n`` draws of the uniform prior on the latent space: ``(n, 1, S, S)``."""
+        gen = as_generator(generator, "topolib.models.matched_vae.sample")
+        return self.decode(self.space.sample(check_positive_int(n, "n"), gen, self.device))
+
+    def loss(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Negative ELBO per image (``loss``) and its parts ``recon`` and ``kl``, batch means;
+        the component (two circles) is summed exactly."""
+        n, c = x.shape[0], self.space.components
+        post = self.posterior(x)
+        dists = post.distributions()
+        draws = [seeded_rsample(q, generator) for q in dists]  # each (n, C, d_i)
+        kl_z = sum(kl_divergence(q, uniform_prior(d, x.device))
+                   for q, d in zip(dists, self.space.factors, strict=True))  # (n, C)
+        recon = torch.stack([
+            self._reconstruction(self.decoder(self.space.features(
+                self._codes([z[:, k] for z in draws], k, n))), x)
+            for k in range(c)], dim=1)  # (n, C)
+        q_k = post.logits.softmax(1)
+        kl_k = (q_k * (post.logits.log_softmax(1) + math.log(c))).sum(1)
+        recon = (q_k * recon).sum(1).mean()
+        kl = (kl_k + (q_k * kl_z).sum(1)).mean()
+        return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
+
+    # ------------------------------------------------------------------ interpolation
+
+    def interpolate_many(self, x_a: torch.Tensor, x_b: torch.Tensor, n_steps: int = 16,
+                         generator: torch.Generator | int = 0,
+                         invert_steps: int = 200) -> torch.Tensor:
+        """Decoded latent *geodesics* between pairs of images (:meth:`LatentSpace.geodesic`):
+        great circles per factor, the nearer lift on a quotient, and on two circles a jump of
+        component at the middle of the path when the end points lie on different circles.
+
+        Parameters
+        ----------
+        x_a, x_b : start and end images, each ``(k, 1, S, S)`` or ``(k, S, S)``.
+        n_steps : number of images on each path (>= 2), end points included.
+        generator, invert_steps : unused (the encoder gives the end points' codes).
+
+        Returns
+        -------
+        ``(k, n_steps, 1, S, S)`` images, detached.
+        """
+        del generator, invert_steps
+        if check_positive_int(n_steps, "n_steps") < 2:
+            raise ValueError(f"n_steps must be an integer >= 2; got {n_steps}")
+        x_a, x_b = self._images(x_a, "x_a"), self._images(x_b, "x_b")
+        if x_a.shape[0] != x_b.shape[0]:
+            raise ValueError(f"x_a and x_b must hold the same number of images; got "
+                             f"{x_a.shape[0]} and {x_b.shape[0]}")
+        k = x_a.shape[0]
+        with torch.no_grad():
+            z = self.encode(torch.cat([x_a, x_b]))
+            path = self.space.geodesic(z[:k], z[k:], n_steps)
+            images = self.decode(path.reshape(k * n_steps, self.latent_dim))
+        return images.view(k, n_steps, *images.shape[1:])
