@@ -102,8 +102,9 @@ class MatchedVAE(VAE):
         self._set_common(self.space.latent_dim, beta, seed)
         self.image_size = check_size(size)
         self.channels = check_positive_int(channels, "channels")
+        c = self.space.components
         per_component = sum(d + 1 for d in self.space.factors)  # direction and concentration
-        n_out = self.space.components * (per_component + 1)  # and a logit of q(k | x)
+        n_out = c * per_component + (c if c > 1 else 0)  # and the logits of q(k | x)
         with seeded_init(self.seed, "topolib.models.matched_vae"):
             self.encoder = ConvEncoder(size, n_out, channels)
             self.decoder = ConvDecoder(self.space.feature_dim, size, channels)
@@ -123,8 +124,9 @@ class MatchedVAE(VAE):
         """The power spherical posterior of images ``(n, 1, S, S)`` (:class:`SphericalPosterior`)."""
         n, c = x.shape[0], self.space.components
         out = self.encoder(x)
-        logits = out[:, :c] if c > 1 else torch.zeros(n, 1, device=x.device, dtype=out.dtype)
-        out = out[:, c if c > 1 else 0:].reshape(n, c, -1)
+        n_logits = c if c > 1 else 0  # one component: q(k | x) = 1, no logit
+        logits = out[:, :c] if c > 1 else out.new_zeros(n, 1)
+        out = out[:, n_logits:].reshape(n, c, -1)  # per component: direction, kappa per factor
         locs, kappas, start = [], [], 0
         for d in self.space.factors:
             locs.append(F.normalize(out[..., start:start + d], dim=-1))
