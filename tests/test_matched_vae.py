@@ -11,7 +11,8 @@ from torch.distributions import kl_divergence
 
 from topolib import ModelCache
 from topolib.experiments import fit
-from topolib.models import GenerativeModel, MatchedVAE
+from topolib.metrics import project
+from topolib.models import GenerativeModel, MatchedVAE, encoder_winding
 from topolib.models.latent_spaces import (
     LATENT_SPACES,
     get_latent_space,
@@ -275,3 +276,30 @@ def test_bad_input_gives_clear_errors():
         model.interpolate_many(torch.zeros(1, 16, 16), torch.zeros(1, 16, 16), n_steps=1)
     with pytest.raises(ValueError, match="beta"):
         MatchedVAE("circle", beta=-1.0)
+
+
+class ExactTorusEncoder(MatchedVAE):
+    """A torus-latent model whose encoder reads the true angles (by projection), with the
+    factors permuted and mirrored as asked: a known homotopy class."""
+
+    def __init__(self, order=(0, 1), signs=(1.0, 1.0)) -> None:
+        super().__init__("torus", size=32, channels=4)
+        self.order, self.signs = order, signs
+
+    def encode(self, x):
+        theta = torch.from_numpy(project(x, "torus").params).float()
+        theta = theta[:, list(self.order)] * torch.tensor(self.signs)
+        return torch.stack([theta[:, 0].cos(), theta[:, 0].sin(), theta[:, 1].cos(),
+                            theta[:, 1].sin()], 1)
+
+
+def test_encoder_winding_reads_the_homotopy_class():
+    assert encoder_winding(ExactTorusEncoder(), "torus", 48).tolist() == [[1, 0], [0, 1]]
+    swapped = ExactTorusEncoder(order=(1, 0), signs=(-1.0, 1.0))
+    assert encoder_winding(swapped, "torus", 48).tolist() == [[0, 1], [-1, 0]]
+    untrained = encoder_winding(MatchedVAE("torus", size=16, channels=4), "torus", 24)
+    assert untrained.shape == (2, 2) and untrained.dtype.kind == "i"
+    with pytest.raises(ValueError, match="no circle factor"):
+        encoder_winding(MatchedVAE("sphere", size=16, channels=4), "circle")
+    with pytest.raises(ValueError, match="no angle parameters"):
+        encoder_winding(MatchedVAE("circle", size=16, channels=4), "sphere")

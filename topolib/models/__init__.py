@@ -20,7 +20,7 @@ from topolib.models.interface import (
     optimise_latents,
 )
 from topolib.models.latent_spaces import LATENT_SPACES, LatentSpace, get_latent_space
-from topolib.models.matched_vae import MatchedVAE
+from topolib.models.matched_vae import MatchedVAE, encoder_winding
 from topolib.models.oracle import OracleDecoder, oracle_decoder
 from topolib.models.vae import VAE, PointVAE
 
@@ -45,6 +45,7 @@ __all__ = [
     "check_images",
     "check_latents",
     "check_points",
+    "encoder_winding",
     "get_latent_space",
     "optimise_latents",
     "oracle_decoder",

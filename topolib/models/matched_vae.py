@@ -31,10 +31,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.distributions import kl_divergence
 
+from topolib.datasets.base import TWO_PI, ImageManifold
+from topolib.datasets.registry import get_dataset
 from topolib.models.blocks import (
     ConvDecoder,
     ConvEncoder,
@@ -52,7 +55,7 @@ from topolib.models.latent_spaces import (
 )
 from topolib.models.vae import VAE
 
-__all__ = ["MatchedVAE", "SphericalPosterior"]
+__all__ = ["MatchedVAE", "SphericalPosterior", "encoder_winding"]
 
 #: The concentration is ``softplus(raw) + KAPPA_MIN``: bounded away from 0, where the Beta
 #: sampler's gradients are steep.
@@ -214,3 +217,48 @@ class MatchedVAE(VAE):
             path = self.space.geodesic(z[:k], z[k:], n_steps)
             images = self.decode(path.reshape(k * n_steps, self.latent_dim))
         return images.view(k, n_steps, *images.shape[1:])
+
+
+def encoder_winding(model: MatchedVAE, dataset: str | ImageManifold,
+                    n_points: int = 96) -> np.ndarray:
+    """How often the encoder's codes wind round each circle factor of the latent space along
+    each of the dataset's basic loops (one angle parameter 0 -> 2 pi, the others at 0).
+
+    A continuous encoder restricted to the data manifold has a homotopy class, and these
+    integers are it: a matched torus latent needs an invertible matrix (identity up to sign
+    and order); a degenerate one (a zero row or column) means a loop of the data is folded
+    into an arc of the latent circle, so its images cannot all be reconstructed. Training
+    changes the class only where a posterior mean direction passes through zero, so it can
+    stay stuck in the wrong one.
+
+    Parameters
+    ----------
+    model : a MatchedVAE.
+    dataset : a dataset with angle parameters (circle, torus, klein, two_circles).
+    n_points : images per loop (the angle steps must be small next to pi).
+
+    Returns
+    -------
+    ``(n_loops, n_circle_factors)`` integers (rounded; ``float`` NaN-free), row ``i`` the loop
+    of the ``i``-th angle parameter, column ``j`` the ``j``-th S^1 factor.
+    """
+    ds = get_dataset(dataset)
+    n_points = check_positive_int(n_points, "n_points")
+    if not ds.angle_columns:
+        raise ValueError(f"dataset {ds.name!r} has no angle parameters to loop over")
+    circles = [i for i, d in enumerate(model.space.factors) if d == 2]
+    if not circles:
+        raise ValueError(f"the {model.latent!r} latent space has no circle factor")
+    angles = np.arange(n_points) * (TWO_PI / n_points)
+    out = np.zeros((len(ds.angle_columns), len(circles)), dtype=int)
+    for row, column in enumerate(ds.angle_columns):
+        params = np.zeros((n_points, ds.param_dim))
+        params[:, column] = angles
+        x = torch.from_numpy(ds.render(params, model.image_size))
+        with torch.no_grad():
+            factors = model.space.split(model.encode(x).cpu().double())
+        for col, i in enumerate(circles):
+            theta = torch.atan2(factors[i][:, 1], factors[i][:, 0])
+            step = torch.remainder(theta.roll(-1) - theta + math.pi, TWO_PI) - math.pi
+            out[row, col] = round(float(step.sum()) / TWO_PI)
+    return out
