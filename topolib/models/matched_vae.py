@@ -128,7 +128,7 @@ class MatchedVAE(VAE):
         n, c = x.shape[0], self.space.components
         out = self.encoder(x)
         n_logits = c if c > 1 else 0  # one component: q(k | x) = 1, no logit
-        logits = out[:, :c] if c > 1 else out.new_zeros(n, 1)
+        logits = out[:, :n_logits] if n_logits else out.new_zeros(n, 1)
         out = out[:, n_logits:].reshape(n, c, -1)  # per component: direction, kappa per factor
         locs, kappas, start = [], [], 0
         for d in self.space.factors:
