@@ -216,7 +216,8 @@ def test_model_shapes_and_codes_on_the_space(name):
     assert paths.shape == (2, 5, 1, 16, 16)
     assert torch.allclose(paths[:, 0], model.decode(z[:2]), atol=1e-5)
     losses = model.loss(x, gen())
-    assert set(losses) == {"loss", "recon", "kl"} and float(losses["kl"].detach()) >= 0
+    assert {"loss", "recon", "kl"} <= set(losses) and float(losses["kl"].detach()) >= 0
+    assert ("balance" in losses) == (name == "two_circles")
 
 
 def test_two_circles_loss_sums_the_component_exactly():
@@ -231,13 +232,23 @@ def test_two_circles_loss_sums_the_component_exactly():
     kl_z = kl_divergence(post.distributions()[0], uniform_prior(2))
     expected = (q_k * (q_k.log() + math.log(2)) + q_k * kl_z).sum(1).mean()
     assert float(loss["kl"]) == pytest.approx(float(expected), rel=1e-5)
+    # the balance term: KL of the batch's mean q(k | x) to uniform, added with its weight
+    q_mean = q_k.mean(0)
+    balance = float((q_mean * (q_mean.log() + math.log(2))).sum())
+    assert float(loss["balance"]) == pytest.approx(balance, rel=1e-4, abs=1e-7)
+    assert float(loss["loss"]) == pytest.approx(float(loss["recon"] + loss["kl"]), rel=1e-6)
+    weighted = MatchedVAE("two_circles", size=16, channels=4, balance=5.0)
+    with torch.no_grad():
+        wl = weighted.loss(x, gen())
+    assert float(wl["loss"]) == pytest.approx(
+        float(wl["recon"] + wl["kl"] + 5.0 * wl["balance"]), rel=1e-6)
 
 
 def test_config_round_trip_and_cache(tmp_path):
     model = MatchedVAE("sphere", size=16, channels=4, beta=0.5, seed=3)
     config = model.config()
     assert config == {"class": "MatchedVAE", "latent": "sphere", "size": 16, "channels": 4,
-                      "beta": 0.5, "seed": 3}
+                      "beta": 0.5, "seed": 3, "balance": 0.0}
     clone = MatchedVAE.from_config(config)
     assert clone.config() == config
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), clone.parameters(),
@@ -276,6 +287,8 @@ def test_bad_input_gives_clear_errors():
         model.interpolate_many(torch.zeros(1, 16, 16), torch.zeros(1, 16, 16), n_steps=1)
     with pytest.raises(ValueError, match="beta"):
         MatchedVAE("circle", beta=-1.0)
+    with pytest.raises(ValueError, match="balance must be a finite number >= 0"):
+        MatchedVAE("two_circles", balance=-1.0)
 
 
 class ExactTorusEncoder(MatchedVAE):
