@@ -19,6 +19,8 @@ from topolib.models.interface import (
     check_points,
     optimise_latents,
 )
+from topolib.models.latent_spaces import LATENT_SPACES, LatentSpace, get_latent_space
+from topolib.models.matched_vae import MatchedVAE, encoder_winding
 from topolib.models.oracle import OracleDecoder, oracle_decoder
 from topolib.models.vae import VAE, PointVAE
 
@@ -35,11 +37,16 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "GenerativeModel",
+    "LATENT_SPACES",
+    "LatentSpace",
+    "MatchedVAE",
     "OracleDecoder",
     "as_generator",
     "check_images",
     "check_latents",
     "check_points",
+    "encoder_winding",
+    "get_latent_space",
     "optimise_latents",
     "oracle_decoder",
     "seeded_init",
