@@ -246,7 +246,8 @@ class GenerativeModel(nn.Module, abc.ABC):
         generator: torch.Generator | int = 0,
         invert_steps: int = 200,
     ) -> torch.Tensor:
-        """Decoded straight latent lines between pairs of images, all pairs in one batch.
+        """Decoded latent paths (:meth:`latent_path`: straight lines unless a model overrides
+        it) between pairs of images, all pairs in one batch.
 
         Parameters
         ----------
@@ -267,11 +268,17 @@ class GenerativeModel(nn.Module, abc.ABC):
                              f"{x_a.shape[0]} and {x_b.shape[0]}")
         k = x_a.shape[0]
         z = self.invert(torch.cat([x_a, x_b]), steps=invert_steps, generator=generator)
-        t = torch.linspace(0.0, 1.0, n_steps, device=z.device)[None, :, None]
-        line = (1 - t) * z[:k, None] + t * z[k:, None]  # (k, n_steps, latent_dim)
         with torch.no_grad():
-            images = self.decode(line.reshape(k * n_steps, self.latent_dim))
+            path = self.latent_path(z[:k], z[k:], n_steps)
+            images = self.decode(path.reshape(k * n_steps, self.latent_dim))
         return images.view(k, n_steps, *images.shape[1:])
+
+    def latent_path(self, z_a: torch.Tensor, z_b: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """Codes ``(k, n_steps, latent_dim)`` from ``z_a`` to ``z_b`` (each ``(k, latent_dim)``):
+        the straight line of a Euclidean latent space; a model whose latent space is curved
+        overrides it with its geodesics."""
+        t = torch.linspace(0.0, 1.0, n_steps, device=z_a.device)[None, :, None]
+        return (1 - t) * z_a[:, None] + t * z_b[:, None]
 
     # ------------------------------------------------------------------ training hooks
 

@@ -211,36 +211,12 @@ class MatchedVAE(VAE):
 
     # ------------------------------------------------------------------ interpolation
 
-    def interpolate_many(self, x_a: torch.Tensor, x_b: torch.Tensor, n_steps: int = 16,
-                         generator: torch.Generator | int = 0,
-                         invert_steps: int = 200) -> torch.Tensor:
-        """Decoded latent *geodesics* between pairs of images (:meth:`LatentSpace.geodesic`):
+    def latent_path(self, z_a: torch.Tensor, z_b: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """Latent *geodesics* ``(k, n_steps, latent_dim)`` (:meth:`LatentSpace.geodesic`):
         great circles per factor, the nearer lift on a quotient, and on two circles a jump of
         component at the middle of the path when the end points lie on different circles.
-
-        Parameters
-        ----------
-        x_a, x_b : start and end images, each ``(k, 1, S, S)`` or ``(k, S, S)``.
-        n_steps : number of images on each path (>= 2), end points included.
-        generator, invert_steps : unused (the encoder gives the end points' codes).
-
-        Returns
-        -------
-        ``(k, n_steps, 1, S, S)`` images, detached.
-        """
-        del generator, invert_steps
-        if check_positive_int(n_steps, "n_steps") < 2:
-            raise ValueError(f"n_steps must be an integer >= 2; got {n_steps}")
-        x_a, x_b = self._images(x_a, "x_a"), self._images(x_b, "x_b")
-        if x_a.shape[0] != x_b.shape[0]:
-            raise ValueError(f"x_a and x_b must hold the same number of images; got "
-                             f"{x_a.shape[0]} and {x_b.shape[0]}")
-        k = x_a.shape[0]
-        with torch.no_grad():
-            z = self.encode(torch.cat([x_a, x_b]))
-            path = self.space.geodesic(z[:k], z[k:], n_steps)
-            images = self.decode(path.reshape(k * n_steps, self.latent_dim))
-        return images.view(k, n_steps, *images.shape[1:])
+        :meth:`interpolate_many` decodes them between the encoder's codes of two images."""
+        return self.space.geodesic(z_a, z_b, n_steps)
 
 
 def encoder_winding(model: MatchedVAE, dataset: str | ImageManifold,
