@@ -22,6 +22,10 @@ def test_environment_yml_matches_pyproject(repo):
             continue
         name, _, spec = dep.partition(">=")
         conda[CONDA_TO_PIP.get(name, name)] = spec
+    for line in pip_lines:  # packages conda-forge lacks come from pip, pinned the same way
+        if not line.startswith("-e"):
+            name, _, spec = line.split("#")[0].strip().partition(">=")
+            conda[name] = spec
     for line in _pyproject(repo)["project"]["dependencies"]:
         req = Requirement(line)
         assert req.name in conda, f"{req.name} is in pyproject.toml but not in environment.yml"
