@@ -383,8 +383,9 @@ def test_input_errors():
         persistent_homology(np.arange(10.0))
     with pytest.raises(TypeError, match="numeric"):
         persistent_homology(np.array([["a", "b"], ["c", "d"]]))
-    with pytest.raises(ValueError, match="identical"):
-        persistent_homology(np.ones((10, 2)), maxdim=1)
+    with pytest.warns(RuntimeWarning, match="identical"):  # a collapsed set: one point
+        point = persistent_homology(np.ones((10, 2)), maxdim=1)
+    assert point.betti == {2: (1, 0), 3: (1, 0)} and np.isinf(point.diagrams[2][0][0, 1])
     with pytest.raises(ValueError, match="seed"):
         persistent_homology(good, seed=-1)
 

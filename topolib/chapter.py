@@ -23,6 +23,13 @@ FAST_WARNING = (
 )
 
 
+def _check_stream(stream: object) -> str:
+    if not isinstance(stream, str) or not stream:
+        raise TypeError(f"stream must be a non-empty string naming what it draws, e.g. "
+                        f"'exercise-1'; got {stream!r}")
+    return stream
+
+
 @dataclass(frozen=True)
 class Chapter:
     """The run settings of one chapter; hands out seeded generators by stream name."""
@@ -38,11 +45,11 @@ class Chapter:
 
     def rng(self, stream: str) -> np.random.Generator:
         """Independent numpy Generator for the named stream of this chapter."""
-        return numpy_rng(self.seed, stream)
+        return numpy_rng(self.seed, _check_stream(stream))
 
     def torch_generator(self, stream: str, device: str | torch.device = "cpu") -> torch.Generator:
         """Independent torch Generator for the named stream of this chapter."""
-        return torch_generator(self.seed, stream, device)
+        return torch_generator(self.seed, _check_stream(stream), device)
 
     def stamp_figure(self, fig):  # noqa: ANN001, ANN201 - matplotlib Figure in, same out
         """Write this chapter's provenance line on a matplotlib figure."""

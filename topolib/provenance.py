@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+from matplotlib.figure import FigureBase
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox, IdentityTransform
 
@@ -24,6 +25,11 @@ def stamp(profile: Profile, seed: int, device: torch.device | str) -> str:
     """One line such as ``'profile=cpu · seed=0 · device=cpu · topolib 0.1.0'``."""
     from topolib import __version__
 
+    if not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a topolib Profile (e.g. topolib.get_profile()); got "
+                        f"{type(profile).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
     return f"profile={profile.name} · seed={seed} · device={torch.device(device).type} · topolib {__version__}"
 
 
@@ -77,6 +83,11 @@ def stamp_figure(fig: Figure, text: str) -> Figure:
     -------
     matplotlib Figure (the same object).
     """
+    if not isinstance(fig, FigureBase):
+        raise TypeError(f"fig must be a matplotlib Figure (e.g. plt.figure()); got "
+                        f"{type(fig).__name__}")
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string (e.g. chapter.stamp); got {type(text).__name__}")
     for old in [t for t in fig.texts if isinstance(t, _Footer)]:
         old.remove()
     footer = _Footer(0.0, 0.0, text, ha="right", va="top", fontsize=7, color="0.45")

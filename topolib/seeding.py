@@ -42,6 +42,14 @@ def torch_generator(
 ) -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded from ``(seed, stream)``."""
     state = seed_sequence(seed, stream).generate_state(1, dtype=np.uint64)[0]
-    gen = torch.Generator(device=torch.device(device))
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda'; got "
+                         f"{device!r}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for a random generator, but CUDA is not "
+                         "available here (a CPU-only torch, or no GPU); use device='cpu'")
+    gen = torch.Generator(device=device)
     gen.manual_seed(int(state) & ((1 << 63) - 1))
     return gen

@@ -239,6 +239,7 @@ class ImageManifold:
         self._check_shape(array.shape, name)
         if not np.isfinite(array).all():
             raise ValueError(f"{name} must be finite for {self.name!r}; got NaN or inf")
+        self._check_values(array, name)
         return array
 
     def _check_point(self, point: object, name: str) -> np.ndarray:
@@ -250,6 +251,10 @@ class ImageManifold:
         return self._check_params(point, name, allow_1d=True)[0]
 
     # ------------------------------------------------------------------ hooks
+
+    def _check_values(self, params: np.ndarray, name: str) -> None:
+        """Raise a ValueError naming ``name`` for finite parameters that still mean nothing
+        (e.g. a zero axis); ``params`` is ``(n, param_dim)``. Default: all are valid."""
 
     def _sample_params(self, n: int, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError

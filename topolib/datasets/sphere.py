@@ -63,6 +63,11 @@ class BallManifold(ImageManifold):
         """Pointwise part: image = mask * (base + spread * shade(<n, u>))."""
         raise NotImplementedError
 
+    def _check_values(self, params: np.ndarray, name: str) -> None:
+        if np.any(np.linalg.norm(params, axis=1) < 1e-12):
+            raise ValueError(f"{name} must be non-zero vectors (the axis of the {self.name}'s "
+                             f"shading); got a zero row")
+
     def _render(self, params: torch.Tensor, size: int) -> torch.Tensor:
         normals, mask = _raster.ball_fields(size, self.radius, params.device, params.dtype)
         axis = params / params.norm(dim=1, keepdim=True).clamp_min(1e-12)

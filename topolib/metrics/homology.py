@@ -300,6 +300,28 @@ def _h2_diagram(D: np.ndarray, coeff: int, cap: float) -> np.ndarray:
     return _tidy(dgms[2])
 
 
+def _read(D: np.ndarray, low: dict[int, list[np.ndarray]], eps: float, maxdim: int,
+          coeffs: tuple[int, ...], cap_units: float
+          ) -> tuple[dict[int, tuple[np.ndarray, ...]], dict[int, tuple[int, ...]], float]:
+    """Diagrams (H2 up to ``cap_units`` spacings), Betti numbers and the H2 cap, from the
+    landmark distances ``D`` and their H0/H1 diagrams ``low``."""
+    if READING_SCALE * eps >= UNRESOLVED_SHARE * D.max():
+        warnings.warn(
+            f"the landmarks do not resolve this data: the reading scale ({READING_SCALE} x "
+            f"spacing = {READING_SCALE * eps:.3g}) is {READING_SCALE * eps / D.max():.0%} of "
+            "the diameter, so only b0 can be non-zero; use more landmarks or a smoother "
+            "representation (e.g. pca_dim)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    cap = cap_units * eps
+    diagrams = {
+        p: tuple(low[p] + ([_h2_diagram(D, p, cap)] if maxdim == 2 else [])) for p in coeffs
+    }
+    betti = {p: betti_from_diagram(diagrams[p], eps) for p in coeffs}
+    return diagrams, betti, cap
+
+
 def persistent_homology(
     X: np.ndarray,
     maxdim: int = 2,
@@ -347,6 +369,12 @@ def persistent_homology(
     ValueError, TypeError
         For empty or non-finite ``X``, ``maxdim`` outside {0, 1, 2}, a non-prime coefficient,
         a bad ``n_landmarks`` or ``pca_dim``, or too few points.
+
+    Warns
+    -----
+    RuntimeWarning
+        When every point is the same (a collapsed model's samples): the result is then the
+        homology of one point, Betti ``(1, 0, ...)``, with no scale (``scale = 0``).
     """
     start = time.perf_counter()
     maxdim = check_maxdim(maxdim)
@@ -392,22 +420,17 @@ def persistent_homology(
         lm = farthest_point_sampling(Y, m, seed)
         indices, covering_radius = lm.indices, lm.covering_radius
     D = pairwise_distances(Y[indices])
-    low = {p: _low_diagrams(D, maxdim, p) for p in coeffs}
-    eps = landmark_spacing(low[coeffs[0]][0])
-    if READING_SCALE * eps >= UNRESOLVED_SHARE * D.max():
-        warnings.warn(
-            f"the landmarks do not resolve this data: the reading scale ({READING_SCALE} x "
-            f"spacing = {READING_SCALE * eps:.3g}) is {READING_SCALE * eps / D.max():.0%} of "
-            "the diameter, so only b0 can be non-zero; use more landmarks or a smoother "
-            "representation (e.g. pca_dim)",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    cap = cap_units * eps
-    diagrams = {
-        p: tuple(low[p] + ([_h2_diagram(D, p, cap)] if maxdim == 2 else [])) for p in coeffs
-    }
-    betti = {p: betti_from_diagram(diagrams[p], eps) for p in coeffs}
+    if not D.max() > 0:  # one point, repeated (a collapsed model): its homology is a point's
+        warnings.warn("all points are identical: the homology of one point, Betti (1, 0, ...)",
+                      RuntimeWarning, stacklevel=2)
+        point = (np.array([[0.0, np.inf]]), *[np.zeros((0, 2))] * maxdim)
+        diagrams = {p: point for p in coeffs}
+        betti = {p: (1,) + (0,) * maxdim for p in coeffs}
+        eps = cap = 0.0
+    else:
+        low = {p: _low_diagrams(D, maxdim, p) for p in coeffs}
+        eps = landmark_spacing(low[coeffs[0]][0])
+        diagrams, betti, cap = _read(D, low, eps, maxdim, coeffs, cap_units)
     indices = np.asarray(indices, dtype=np.int64)
     indices.setflags(write=False)
     return PersistenceResult(

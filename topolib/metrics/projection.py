@@ -93,6 +93,11 @@ class Projection:
 # ---------------------------------------------------------------------------- input checks
 
 
+#: Largest pixel value :func:`as_images` accepts. Renders are in [0, 1]; a little overshoot
+#: (an unclipped decoder, added noise) is graded, while 0..255 images are refused.
+MAX_INTENSITY = 2.0
+
+
 def as_images(images: object, name: str = "images", size: int | None = None) -> np.ndarray:
     """Return ``images`` as a float32 array ``(n, S, S)``; raise naming ``name`` otherwise.
 
@@ -104,7 +109,8 @@ def as_images(images: object, name: str = "images", size: int | None = None) -> 
         If ``images`` is not numeric.
     ValueError
         If it is empty, has the wrong shape, is not square, is smaller than 8 pixels, differs
-        from ``size`` (when given), or holds NaN or inf.
+        from ``size`` (when given), holds NaN or inf, or looks scaled to 0..255 (values above
+        :data:`MAX_INTENSITY`).
     """
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
@@ -134,6 +140,10 @@ def as_images(images: object, name: str = "images", size: int | None = None) -> 
     if not np.isfinite(array).all():
         bad = int(np.count_nonzero(~np.isfinite(array).reshape(len(array), -1).all(axis=1)))
         raise ValueError(f"{name} contains NaN or inf (in {bad} of {len(array)} images)")
+    top = float(array.max())
+    if top > MAX_INTENSITY:  # graded as is, every such image would just read "off-manifold"
+        raise ValueError(f"{name} has pixel values up to {top:.4g}, but images are in [0, 1]: "
+                         f"divide images stored as 0..255 by 255")
     return array
 
 

@@ -61,10 +61,11 @@ def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.devi
 
 
 def check_images(x: object, size: int, name: str = "x") -> torch.Tensor:
-    """Return images as a float tensor ``(n, 1, size, size)``, or raise naming the argument.
+    """Return images as a float32 tensor ``(n, 1, size, size)``, or raise naming the argument.
 
     Accepts a torch tensor or a numpy array of shape ``(n, size, size)`` or
-    ``(n, 1, size, size)``. The device is left as is; integer arrays are cast to float32.
+    ``(n, 1, size, size)``, of any numeric type (cast to float32). The device is left as is.
+    NaN or inf raise a ValueError.
     """
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(x)
@@ -77,7 +78,16 @@ def check_images(x: object, size: int, name: str = "x") -> torch.Tensor:
             f"{name} must have shape (n, 1, {size}, {size}) or (n, {size}, {size}) with n >= 1 "
             f"for this model; got {tuple(x.shape)}"
         )
-    return x if x.is_floating_point() else x.float()
+    return _finite_float32(x, name)
+
+
+def _finite_float32(x: torch.Tensor, name: str) -> torch.Tensor:
+    """``x`` as float32 (the models' weights are float32: numpy's float64 is cast, not an
+    error deep inside a layer); NaN or inf raise a ValueError naming ``name``."""
+    x = x.float()
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return x
 
 
 def check_points(x: object, dim: int, name: str = "x") -> torch.Tensor:
@@ -89,18 +99,19 @@ def check_points(x: object, dim: int, name: str = "x") -> torch.Tensor:
     if x.ndim != 2 or x.shape[1] != dim or x.shape[0] == 0:
         raise ValueError(f"{name} must have shape (n, {dim}) with n >= 1 for this model (points "
                          f"in R^{dim}); got {tuple(x.shape)}")
-    return x.float()
+    return _finite_float32(x, name)
 
 
 def check_latents(z: object, latent_dim: int, name: str = "z") -> torch.Tensor:
-    """Return latents as a float tensor ``(n, latent_dim)``, or raise naming the argument."""
+    """Return latents as a float32 tensor ``(n, latent_dim)``, or raise naming the argument
+    (also for NaN or inf)."""
     if isinstance(z, np.ndarray):
         z = torch.from_numpy(z)
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(z).__name__}")
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ValueError(f"{name} must have shape (n, {latent_dim}); got {tuple(z.shape)}")
-    return z if z.is_floating_point() else z.float()
+    return _finite_float32(z, name)
 
 
 @contextlib.contextmanager
