@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -146,3 +147,31 @@ def test_scatter_3d_grid_gives_each_panel_its_own_scene():
         scatter_3d_grid({"b": (pts, np.arange(3))})
     with pytest.raises(ValueError, match="at least one panel"):
         scatter_3d_grid({})
+
+
+def test_a_detected_gpu_profile_says_how_to_choose_cpu(monkeypatch):
+    import topolib.profiles
+
+    monkeypatch.delenv("TOPOLIB_PROFILE", raising=False)
+    monkeypatch.setattr(topolib.profiles, "_cuda_available", lambda: True)
+    detected = topolib.start_chapter(seed=0, device="cpu")
+    assert detected.profile.name == "gpu" and detected.detected
+    assert "os.environ['TOPOLIB_PROFILE'] = 'cpu'" in repr(detected)
+    assert "profile='cpu'" in detected._repr_html_()
+    chosen = topolib.start_chapter(seed=0, profile="gpu", device="cpu")
+    assert not chosen.detected and "TOPOLIB_PROFILE" not in repr(chosen)
+
+
+def test_the_setup_cell_says_when_the_install_fails(monkeypatch):
+    import importlib.util
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from setup_cell import setup_cell_source
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: SimpleNamespace(returncode=1))
+    with pytest.raises(RuntimeError, match="Installing topolib failed"):
+        exec(setup_cell_source(0), {})

@@ -27,11 +27,15 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("topolib") is None:
-    subprocess.run(
+    installed = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q",
          "topolib @ git+{url}"],
-        check=True,
     )
+    if installed.returncode != 0:
+        raise RuntimeError(
+            "Installing topolib failed (pip's message is above). Check the network and run "
+            "this cell again, or install it by hand: pip install 'topolib @ git+{url}'"
+        )
 
 import topolib
 

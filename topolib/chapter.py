@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from topolib.device import device_name, get_device
+from topolib.profiles import ENV_VAR as PROFILE_VARIABLE
 from topolib.profiles import Profile, get_profile
 from topolib.provenance import stamp, stamp_figure
 from topolib.seeding import check_seed, numpy_rng, torch_generator
@@ -37,6 +39,8 @@ class Chapter:
     profile: Profile
     device: torch.device
     seed: int
+    #: True when the profile was detected (no argument, no TOPOLIB_PROFILE), not chosen
+    detected: bool = False
 
     @property
     def stamp(self) -> str:
@@ -55,6 +59,15 @@ class Chapter:
         """Write this chapter's provenance line on a matplotlib figure."""
         return stamp_figure(fig, self.stamp)
 
+    def _gpu_note(self) -> str:
+        """What a reader on a GPU runtime needs to know about the profile it got."""
+        if not (self.detected and self.profile.name == "gpu"):
+            return ""
+        return ("The gpu profile was picked because CUDA is available: full-size images, larger "
+                "samples and longer training. For the smaller cpu profile, run "
+                "os.environ['TOPOLIB_PROFILE'] = 'cpu' before this cell, or pass "
+                "start_chapter(profile='cpu').")
+
     def _repr_html_(self) -> str:
         box = (
             "<div style='border-left:4px solid {c};padding:6px 10px;margin:4px 0;"
@@ -62,12 +75,16 @@ class Chapter:
         )
         body = f"<code>{html.escape(self.stamp)}</code> on {html.escape(device_name(self.device))}"
         out = box.format(c="#1f77b4", body=body)
+        if self._gpu_note():
+            out += box.format(c="#ff7f0e", body=html.escape(self._gpu_note(), quote=False))
         if self.profile.is_fast:
             out += box.format(c="#d62728", body=f"<b>Warning.</b> {html.escape(FAST_WARNING)}")
         return out
 
     def __repr__(self) -> str:
         text = f"{self.stamp} on {device_name(self.device)}"
+        if self._gpu_note():
+            text += f"\n{self._gpu_note()}"
         if self.profile.is_fast:
             text += f"\nWARNING: {FAST_WARNING}"
         return text
@@ -105,4 +122,6 @@ def start_chapter(
     configure_plotly()
     use_book_style()
     warnings.showwarning = show_warning_in_page
-    return Chapter(profile=get_profile(profile), device=get_device(device), seed=check_seed(seed))
+    detected = profile is None and not os.environ.get(PROFILE_VARIABLE, "").strip()
+    return Chapter(profile=get_profile(profile), device=get_device(device), seed=check_seed(seed),
+                   detected=detected)
