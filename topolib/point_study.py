@@ -28,6 +28,8 @@ import torch
 
 from topolib.cache import ModelCache
 from topolib.datasets.point_clouds import POINT_CLOUDS
+from topolib.metrics.point_distance import DIMENSIONS
+from topolib.metrics.point_report import INTRINSIC_DIM  # the VAE/GAN latent, the CAE chart dim
 from topolib.models import (
     GenerativeModel,
     PointChartAutoencoder,
@@ -44,10 +46,8 @@ __all__ = ["AMBIENT_DIM", "FAMILIES", "INTRINSIC_DIM", "N_CHARTS", "RECIPES", "R
 
 #: The four families, in the order of the book's chapters.
 FAMILIES = ("VAE", "GAN", "CAE", "DDPM")
-#: Dimension of the space each set lives in.
-AMBIENT_DIM = {"circle": 2, "sphere": 3, "torus": 3, "stratified": 3}
-#: Dimension of the strata: the VAE's and GAN's latent dimension and the CAE's chart dimension.
-INTRINSIC_DIM = {"circle": 1, "sphere": 2, "torus": 2, "stratified": 2}
+#: Dimension of the space each set lives in (the point instruments' table).
+AMBIENT_DIM = DIMENSIONS
 #: Charts offered to the CAE: twice what each twin needs (circle 2, sphere 2, torus 3 by the
 #: chart-count argument of the CAE chapter) and, on the stratified set, 12: enough for its
 #: six smooth pieces with room to spare (see the chapter's exercise).

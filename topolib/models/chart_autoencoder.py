@@ -219,9 +219,6 @@ class _ChartModel(GenerativeModel):
 
     # ------------------------------------------------------------------ subclass hooks
 
-    def _check_data(self, x: object, name: str = "x") -> torch.Tensor:
-        return self._images(x, name)
-
     def _output(self, logits: torch.Tensor) -> torch.Tensor:
         """Decoder output -> data (a sigmoid for images, identity for points)."""
         raise NotImplementedError
@@ -278,7 +275,7 @@ class _ChartModel(GenerativeModel):
         """
         if kind not in ("mse", "train"):
             raise ValueError(f"kind must be 'mse' or 'train'; got {kind!r}")
-        x = self._check_data(x)
+        x = self._images(x)
         return self._chart_errors(x, self.chart_coords(self.code(x)), kind)
 
     def _chart_errors(self, x: torch.Tensor, coords: torch.Tensor, kind: str,
@@ -298,7 +295,7 @@ class _ChartModel(GenerativeModel):
 
     def chart_probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Predictor's probabilities ``(k, N)`` over the surviving charts."""
-        logits = self.predictor(self.code(self._check_data(x)))
+        logits = self.predictor(self.code(self._images(x)))
         return torch.softmax(logits.masked_fill(~self.alive, float("-inf")), dim=1)
 
     def encode(self, x: torch.Tensor, by: str = "predictor") -> ChartCode:
@@ -309,7 +306,7 @@ class _ChartModel(GenerativeModel):
         """
         if by not in ("predictor", "error"):
             raise ValueError(f"by must be 'predictor' or 'error'; got {by!r}")
-        x = self._check_data(x)
+        x = self._images(x)
         code = self.code(x)
         coords = self.chart_coords(code)
         if by == "predictor":
@@ -382,7 +379,7 @@ class _ChartModel(GenerativeModel):
 
     def voronoi(self, x: torch.Tensor) -> torch.Tensor:
         """Index ``(k,)`` of the nearest chart seed of each point."""
-        return torch.cdist(self._features(self._check_data(x)), self.seeds).argmin(1)
+        return torch.cdist(self._features(self._images(x)), self.seeds).argmin(1)
 
     def neighbourhoods(self, x: torch.Tensor, ratio: float = 1.5) -> torch.Tensor:
         """``(k, N)`` bool: the seeds within ``ratio`` times each point's nearest-seed distance.
@@ -390,7 +387,7 @@ class _ChartModel(GenerativeModel):
         These overlapping neighbourhoods of the seeds are what each chart is pre-fitted on
         (the nearest seed's Voronoi cell, widened so that neighbouring charts overlap).
         """
-        dist = torch.cdist(self._features(self._check_data(x)), self.seeds)
+        dist = torch.cdist(self._features(self._images(x)), self.seeds)
         return dist <= ratio * dist.min(1, keepdim=True).values
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -481,7 +478,7 @@ class _ChartModel(GenerativeModel):
         Training keeps running averages of both; this replaces them by the counts of the
         final model's encodings of ``x`` (each point in the chart the predictor picks).
         """
-        x = self._check_data(x)
+        x = self._images(x)
         share = torch.zeros_like(self.share)
         hist = torch.zeros_like(self.histogram)
         for chunk in x.split(check_positive_int(batch_size, "batch_size")):
@@ -603,7 +600,7 @@ class _ChartModel(GenerativeModel):
             raise ValueError(f"n_steps must be an integer >= 2; got {n_steps}")
         if route not in ("atlas", "chart"):
             raise ValueError(f"route must be 'atlas' or 'chart'; got {route!r}")
-        x_a, x_b = self._check_data(x_a, "x_a"), self._check_data(x_b, "x_b")
+        x_a, x_b = self._images(x_a, "x_a"), self._images(x_b, "x_b")
         if x_a.shape[0] != x_b.shape[0]:
             raise ValueError(f"x_a and x_b must hold the same number of points; got "
                              f"{x_a.shape[0]} and {x_b.shape[0]}")
@@ -880,5 +877,5 @@ class PointChartAutoencoder(_ChartModel):
         return self.ambient_dim
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        return self._check_data(x)
+        return self._images(x)
 
