@@ -31,12 +31,17 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-installed
 # cache that jupyter-book then reads.
 TOPOLIB_HASH = $(shell cat $$(find topolib -name '*.py' | sort) | sha256sum | cut -c1-16)
 
+# The build trains its own models (no downloads), notes which cache files the chapters used and
+# publishes them with the site (_build/html/models, tools/publish_models.py).
+book: export TOPOLIB_MODELS_URL =
+book: export TOPOLIB_CACHE_LOG = $(CURDIR)/_build/models-used.txt
 book: $(VENV)/.installed
 	@if [ "$$(cat _build/.topolib-hash 2>/dev/null)" != "$(TOPOLIB_HASH)" ]; then \
 		echo "topolib changed since the last build: re-executing every chapter"; \
-		rm -rf _build/.jupyter_cache _build/.doctrees; fi
+		rm -rf _build/.jupyter_cache _build/.doctrees _build/models-used.txt; fi
 	$(BIN)/python tools/execute_chapters.py
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/python tools/publish_models.py
 	@echo "$(TOPOLIB_HASH)" > _build/.topolib-hash
 	@echo "Book written to _build/html/index.html"
 
@@ -50,4 +55,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run_all.py
 
 clean-book:
-	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash _build/models-used.txt
