@@ -263,3 +263,12 @@ def test_a_chapter_with_an_empty_cache_trains_nothing_when_its_models_are_served
     again, text = run("corrupt", url)
     assert which(again, "train") == {victim}
     assert "SHA-256 differs" in text
+
+
+def test_publish_without_a_log_writes_an_empty_manifest(tmp_path, capsys):
+    from publish_models import main
+
+    assert main(["--log", str(tmp_path / "none.txt"), "--cache", str(tmp_path / "cache"),
+                 "--out", str(tmp_path / "out")]) == 0
+    assert "no models are published" in capsys.readouterr().err
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["entries"] == {}

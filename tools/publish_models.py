@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -88,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="model cache folder (default: TOPOLIB_CACHE or ~/.cache/topolib)")
     parser.add_argument("--out", type=Path, default=OUT, help="site folder (default: %(default)s)")
     args = parser.parse_args(argv)
-    if not args.log.is_file():
-        parser.error(f"no cache log at {args.log}: execute the chapters with "
-                     f"TOPOLIB_CACHE_LOG={args.log} (make book does)")
+    if not args.log.is_file():  # the site still gets a valid, empty manifest: readers train
+        print(f"warning: no cache log at {args.log}, so no models are published; execute the "
+              f"chapters with TOPOLIB_CACHE_LOG={args.log} (make clean-book && make book does)",
+              file=sys.stderr)
+        args.log = Path(os.devnull)
     manifest = publish(args.log, args.cache or default_cache_dir(), args.out)
     files = [f for e in manifest["entries"].values() for f in e["files"].values()]
     size = sum(f["size"] for f in files)
