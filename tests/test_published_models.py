@@ -160,6 +160,17 @@ def test_a_refused_connection_falls_back_to_training(tmp_path, images):
     assert not again.from_cache and "train" in events(tmp_path)
 
 
+def test_a_server_that_never_answers_times_out_and_trains(tmp_path, images, monkeypatch):
+    monkeypatch.setattr(published, "TIMEOUT", 0.3)
+    with socket.socket() as sock:  # accepts connections (backlog) but never replies
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/models"
+        with pytest.warns(RuntimeWarning, match="timed out|no answer within"):
+            again = fit(images, ModelCache(tmp_path / "student", models_url=url))
+    assert not again.from_cache and "train" in events(tmp_path)
+
+
 def test_an_existing_local_entry_is_never_overwritten(tmp_path, published_site):
     url, state, trained = published_site
     config = json.loads((state.parent.parent / "manifest.json").read_text())[
@@ -231,7 +242,11 @@ def test_publish_skips_checkpoints_and_unknown_files(tmp_path):
 def test_a_chapter_with_an_empty_cache_trains_nothing_when_its_models_are_served(
     tmp_path, site, monkeypatch
 ):
-    """The acceptance check: build -> publish -> a student's empty cache -> nothing trains."""
+    """The acceptance check: build -> publish -> a student's empty cache -> nothing trains.
+
+    Three fast-profile runs of the chapter (about 35 s of CPU each; 6 minutes of wall time
+    on the shared 2-core machine at load 5-10).
+    """
     from notebook_runner import execute_notebook, output_text
 
     folder, url = site

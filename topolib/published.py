@@ -156,7 +156,8 @@ def fetch(url: str, folder: Path, filename: str, config: Any) -> bool:
     """
     manifest = _manifest(url)
     entry = None if manifest is None else manifest["entries"].get(folder.name)
-    if not isinstance(entry, dict) or filename not in entry.get("files", {}):
+    files = entry.get("files") if isinstance(entry, dict) else None
+    if not isinstance(files, dict) or filename not in files:
         return False  # not published (another profile, configuration or version)
     where = f"{url}/{folder.name}/{filename}"
     try:
