@@ -36,7 +36,8 @@ book: $(VENV)/.installed
 		echo "topolib changed since the last build: re-executing every chapter"; \
 		rm -rf _build/.jupyter_cache _build/.doctrees; fi
 	$(BIN)/python tools/execute_chapters.py
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	TOPOLIB_HASH=$(TOPOLIB_HASH) $(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/python tools/make_slides.py
 	@echo "$(TOPOLIB_HASH)" > _build/.topolib-hash
 	@echo "Book written to _build/html/index.html"
 
