@@ -155,6 +155,10 @@ def test_schedule_falls_back_to_the_benchmarks_with_a_note(book):
     assert "2.0 min ‡" in row
     note = course.schedule_note(times, book / "notebooks")
     assert "02_b" in note and "benchmarks/results/book.json" in note
+    cold = course.benchmark_times(book / "benchmarks" / "results")
+    table = course.schedule_markdown(meetings, times, book / "notebooks", cold=cold)
+    assert "cold at `cpu`" in table.splitlines()[0]
+    assert "| – |" in table.splitlines()[2]  # 01_a has no cold benchmark: no meeting total
 
 
 def test_meetings_file_errors_name_the_field(tmp_path):
@@ -182,6 +186,7 @@ def test_deck_has_the_executed_figure_and_verdict(book):
     assert f"data:image/png;base64,{PNG}" in deck
     assert "The loop <strong>survives</strong> at every scale." in deck
     assert "<h1>Diagrams</h1>" in deck and "Result: Diagrams" in deck
+    assert "<li>Chapter A</li>" in deck and "<li>Do it.</li>" in deck  # title, exercises
     assert "http://" not in deck and "https://" not in deck  # offline
     assert "in preparation" in (out / "meeting-02.html").read_text()
 

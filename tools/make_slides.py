@@ -24,12 +24,16 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "book" / "_ext"))
-from course import Meeting, load_meetings  # noqa: E402
+from course import Meeting, exercise_prompts, load_meetings, notebook_title  # noqa: E402
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 PLOTLY_JSON = "application/vnd.plotly.v1+json"
@@ -92,10 +96,22 @@ def _heading_before(nb: nbformat.NotebookNode, index: int) -> str:
     return ""
 
 
-def _markdown_html(text: str) -> str:
+def _markdown() -> MarkdownIt:
+    """A CommonMark renderer that leaves $math$ intact for MathJax (as \\( \\) and \\[ \\])."""
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-    return MarkdownIt("commonmark").enable("table").render(text)
+    def math(content: str, options: dict) -> str:
+        ends = ("\\[", "\\]") if options.get("display_mode") else ("\\(", "\\)")
+        return ends[0] + html.escape(content) + ends[1]
+
+    md = MarkdownIt("commonmark").enable("table")
+    dollarmath_plugin(md, renderer=math)
+    return md
+
+
+def _markdown_html(text: str) -> str:
+    return _markdown().render(text)
 
 
 def _output_html(output: dict) -> tuple[str, str] | None:
@@ -168,8 +184,8 @@ def meeting_slides(meeting: Meeting, notebooks: Path, cache: Path | None,
     """Every slide of one meeting's deck, in order."""
     present = {c for c in meeting.chapters if (Path(notebooks) / f"{c}.ipynb").is_file()}
     chapters = "".join(
-        f"<li>{html.escape(c)}" + ("" if c in present else " (in preparation)") + "</li>"
-        for c in meeting.chapters)
+        f"<li>{_inline(notebook_title(Path(notebooks) / f'{c}.ipynb'))}</li>" if c in present
+        else f"<li>{html.escape(c)} (in preparation)</li>" for c in meeting.chapters)
     slides = [Slide(f"Meeting {meeting.number}: {meeting.title}",
                     f'<p class="sub">Week {meeting.week}</p><ul>{chapters}</ul>', "title"),
               Slide("Objectives", "<ul>" + "".join(f"<li>{_inline(o)}</li>"
@@ -188,6 +204,11 @@ def meeting_slides(meeting: Meeting, notebooks: Path, cache: Path | None,
         if stem not in sources:
             sources[stem] = nbformat.read(Path(notebooks) / f"{stem}.ipynb", as_version=4)
         slides.append(cell_slide(nb, stem, cell_id, sources[stem]))
+    prompts = [text for c in meeting.chapters if c in present
+               for _, text in exercise_prompts(Path(notebooks) / f"{c}.ipynb")]
+    if prompts:
+        slides.append(Slide("Exercises", '<ol class="exercises">' + "".join(
+            f"<li>{_inline(p)}</li>" for p in prompts) + "</ol>"))
     missing = [c for c in meeting.chapters if c not in present]
     if missing:
         slides.append(Slide("In preparation", "<p>Not in the book yet: "
@@ -196,8 +217,8 @@ def meeting_slides(meeting: Meeting, notebooks: Path, cache: Path | None,
 
 
 def _inline(text: str) -> str:
-    rendered = _markdown_html(text).strip()
-    return re.sub(r"^<p>(.*)</p>$", r"\1", rendered, flags=re.S)
+    """Markdown without block structure (a heading "3. The circle" is not a list)."""
+    return _markdown().renderInline(text)
 
 
 STYLE = """
@@ -215,6 +236,7 @@ img.fig{max-width:90vw;max-height:78vh;background:#fff}
 .verdict{font-size:1.5vw;background:#fff;border-left:6px solid #2e7d32;padding:1vh 2vw}
 .verdict li,.verdict p{font-size:1.5vw}
 .plotly{width:80vw;height:75vh}
+.exercises li{font-size:1.25vw;margin-bottom:1vh}
 nav{position:fixed;bottom:1vh;right:2vw;font-size:14px;color:#666}
 nav button{font-size:14px;margin-left:4px}
 footer{position:fixed;bottom:1vh;left:2vw;font-size:12px;color:#888}

@@ -213,19 +213,24 @@ def notebook_title(path: Path) -> str:
     return Path(path).stem
 
 
-def notebook_exercises(path: Path) -> list[str]:
-    """Labels of the ``{exercise}`` directives in a notebook, in order."""
+def exercise_prompts(path: Path) -> list[tuple[str, str]]:
+    """``(label, first paragraph)`` of each labelled ``{exercise}`` directive in a notebook."""
     nb = _read_json(path) or {}
-    labels = []
+    found = []
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
             src = "".join(cell.get("source", ""))
-            for match in re.finditer(r"^(?:`{3,}|:{3,})\{exercise\}.*\n((?::[\w-]+:.*\n)*)",
-                                     src, re.M):
+            for match in re.finditer(r"^(?:`{3,}|:{3,})\{exercise\}.*\n((?::[\w-]+:.*\n)*)"
+                                     r"((?:(?!\s*(?:`{3,}|:{3,})).*\S.*\n?)*)", src, re.M):
                 label = re.search(r":label:\s*(\S+)", match.group(1))
                 if label:
-                    labels.append(label.group(1))
-    return labels
+                    found.append((label.group(1), " ".join(match.group(2).split())))
+    return found
+
+
+def notebook_exercises(path: Path) -> list[str]:
+    """Labels of the ``{exercise}`` directives in a notebook, in order."""
+    return [label for label, _ in exercise_prompts(path)]
 
 
 def _time_cell(meeting: Meeting, times: dict[str, Measurement], profile: str,
@@ -237,7 +242,8 @@ def _time_cell(meeting: Meeting, times: dict[str, Measurement], profile: str,
 
 
 def schedule_markdown(meetings: list[Meeting], times: dict[str, Measurement],
-                      notebooks: Path, deck_prefix: str = "../slides/") -> str:
+                      notebooks: Path, deck_prefix: str = "../slides/",
+                      cold: dict[str, Measurement] | None = None) -> str:
     """The syllabus's schedule table: one row per meeting, its times generated from ``times``.
 
     Parameters
@@ -247,10 +253,13 @@ def schedule_markdown(meetings: list[Meeting], times: dict[str, Measurement],
     notebooks : folder of the chapters (``notebooks/``); chapters not there yet are listed as
         "in preparation" and left out of the times.
     deck_prefix : relative URL of the slide decks from the syllabus page.
+    cold : chapter stem -> cold time from the committed benchmarks (:func:`benchmark_times`);
+        when given, a column with each meeting's time from an empty model cache.
     """
     present = {p.stem for p in Path(notebooks).glob("*.ipynb")}
-    lines = ["| meeting | week | chapters | exercises | running time at `cpu` | at `gpu` "
-             "| slides |", "|---|---|---|---|---|---|---|"]
+    cold_head = "" if cold is None else " cold at `cpu` (benchmarks) |"
+    lines = ["| meeting | week | chapters | exercises | running time at `cpu` |" + cold_head
+             + " at `gpu` | slides |", "|---|---|---|---|---|---|---|" + ("---|" if cold_head else "")]
     for m in meetings:
         chapters, exercises = [], []
         for stem in m.chapters:
@@ -263,7 +272,9 @@ def schedule_markdown(meetings: list[Meeting], times: dict[str, Measurement],
         deck = f'<a href="{deck_prefix}{m.slug}.html">deck</a>'
         lines.append(f"| {m.number}. {m.title} | {m.week} | {'<br>'.join(chapters)} | "
                      f"{', '.join(exercises) or '–'} | {_time_cell(m, times, 'cpu', present)} | "
-                     f"{_time_cell(m, times, 'gpu', present)} | {deck} |")
+                     + ("" if cold is None else
+                        f"{format_seconds(meeting_time(m, cold, 'cpu', present)[0])} | ")
+                     + f"{_time_cell(m, times, 'gpu', present)} | {deck} |")
     return "\n".join(lines)
 
 

@@ -70,7 +70,9 @@ class CourseSchedule(_MarkdownDirective):
         meetings = course.load_meetings(root / "book" / "meetings.yml")
         times = course.chapter_times(root / "_build" / "chapter-times.json",
                                      root / "benchmarks" / "results")
-        return (course.schedule_markdown(meetings, times, root / "notebooks") + "\n\n"
+        cold = course.benchmark_times(root / "benchmarks" / "results")
+        return (course.schedule_markdown(meetings, times, root / "notebooks", cold=cold)
+                + "\n\n"
                 + course.schedule_note(times, root / "notebooks"))
 
 
