@@ -284,3 +284,19 @@ def test_execute_chapters_records_what_it_executed_and_reused(tmp_path, monkeypa
     text = course.status_markdown(tmp_path / "chapter-times.json", run, REPO / "topolib",
                                   tmp_path)
     assert "re-used from the execution cache" in text
+
+
+def test_a_chapter_missing_from_the_toc_is_not_linked(book):
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "  - file: notebooks/01_a\n")
+    assert course.chapters_in_book(book / "notebooks") == {"01_a"}
+    write_times(book, **{"01_a": 30.0, "02_b": 150.0})
+    meetings = course.load_meetings(book / "book" / "meetings.yml")
+    times = course.chapter_times(book / "_build" / "chapter-times.json",
+                                 book / "benchmarks" / "results")
+    row = course.schedule_markdown(meetings, times, book / "notebooks").splitlines()[2]
+    assert "../notebooks/02_b" not in row and "`notebooks/02_b` (in preparation)" in row
+    status = course.status_markdown(book / "_build" / "chapter-times.json",
+                                    book / "_build" / "last-execution.json", book / "pkg",
+                                    book / "notebooks")
+    assert "../notebooks/02_b" not in status and "`02_b.ipynb` (not in the book" in status

@@ -201,6 +201,20 @@ def meeting_time(meeting: Meeting, times: dict[str, Measurement], profile: str,
     return total, sources
 
 
+def chapters_in_book(notebooks: Path) -> set[str]:
+    """Stems of the chapters in ``notebooks`` that the book shows (and pages can link to).
+
+    A notebook counts when its file exists and, if there is a ``_toc.yml`` beside the
+    notebooks folder, the table of contents lists it (the book builds only listed files).
+    """
+    stems = {p.stem for p in Path(notebooks).glob("*.ipynb")}
+    toc = Path(notebooks).parent / "_toc.yml"
+    if toc.is_file():
+        listed = set(re.findall(r"file:\s*notebooks/([\w-]+)", toc.read_text()))
+        stems &= listed
+    return stems
+
+
 def notebook_title(path: Path) -> str:
     """The first ``# heading`` of a notebook, or its stem."""
     nb = _read_json(path) or {}
@@ -250,13 +264,14 @@ def schedule_markdown(meetings: list[Meeting], times: dict[str, Measurement],
     ----------
     meetings : from :func:`load_meetings`.
     times : chapter stem -> measurement (:func:`chapter_times`).
-    notebooks : folder of the chapters (``notebooks/``); chapters not there yet are listed as
-        "in preparation" and left out of the times.
+    notebooks : folder of the chapters (``notebooks/``); chapters not there yet (or not in
+        the table of contents, :func:`chapters_in_book`) are listed as "in preparation" and
+        left out of the times.
     deck_prefix : relative URL of the slide decks from the syllabus page.
     cold : chapter stem -> cold time from the committed benchmarks (:func:`benchmark_times`);
         when given, a column with each meeting's time from an empty model cache.
     """
-    present = {p.stem for p in Path(notebooks).glob("*.ipynb")}
+    present = chapters_in_book(notebooks)
     cold_head = "" if cold is None else " cold at `cpu` (benchmarks) |"
     lines = ["| meeting | week | chapters | exercises | running time at `cpu` |" + cold_head
              + " at `gpu` | slides |", "|---|---|---|---|---|---|---|" + ("---|" if cold_head else "")]
@@ -280,7 +295,7 @@ def schedule_markdown(meetings: list[Meeting], times: dict[str, Measurement],
 
 def schedule_note(times: dict[str, Measurement], notebooks: Path) -> str:
     """The sentence under the schedule saying where its times come from."""
-    present = sorted(p.stem for p in Path(notebooks).glob("*.ipynb"))
+    present = sorted(chapters_in_book(notebooks))
     build = [s for s in present if s in times and times[s].source == BUILD]
     bench = [s for s in present if s in times and times[s].source == BENCHMARK]
     missing = [s for s in present if s not in times]
@@ -327,11 +342,12 @@ def status_markdown(times_file: Path, execution_file: Path, package: Path, noteb
     execution_file : ``_build/last-execution.json``, which ``tools/execute_chapters.py`` writes
         on every run: the chapters it executed and those it found in the execution cache.
     package : topolib's source folder (for the version and source hash).
-    notebooks : folder of the chapters (rows of chapters no longer there are not linked).
+    notebooks : folder of the chapters (rows of chapters not in the book are not linked).
     now : the time to stamp (default: now, UTC).
     """
     now = now or datetime.now(timezone.utc)
     times = build_times(times_file)
+    linkable = chapters_in_book(notebooks)
     run = _read_json(execution_file)
     run = run if isinstance(run, dict) else {}
     executed, cached = set(run.get("executed", [])), set(run.get("cached", []))
@@ -370,8 +386,8 @@ def status_markdown(times_file: Path, execution_file: Path, package: Path, noteb
             state = "re-used from the execution cache"
         else:
             state = "not in the last execution step"
-        link = (f"{{doc}}`../notebooks/{name}`" if (Path(notebooks) / file).is_file()
-                else f"`{file}` (no longer in the book)")
+        link = (f"{{doc}}`../notebooks/{name}`" if name in linkable
+                else f"`{file}` (not in the book's table of contents)")
         lines.append(f"| {link} | `{m.profile}` | {format_seconds(m.seconds)} "
                      f"| {state} | {m.extra.get('finished', '–')} | "
                      f"{m.extra.get('workers', '?')} × {m.extra.get('threads', '?')} |")

@@ -78,7 +78,7 @@ class CourseSchedule(_MarkdownDirective):
 
 class CourseMeetings(_MarkdownDirective):
     def markdown(self, root: Path) -> str:
-        present = {p.stem for p in (root / "notebooks").glob("*.ipynb")}
+        present = course.chapters_in_book(root / "notebooks")
         out = []
         for m in course.load_meetings(root / "book" / "meetings.yml"):
             chapters = [f"{{doc}}`../notebooks/{c}`" if c in present
