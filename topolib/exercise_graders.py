@@ -115,12 +115,15 @@ def _datasets_threshold(answer: float | None, images: np.ndarray, seed: int,
 def _datasets_hole(answer: float | None, n: int, seed: int, size: int,
                    widths: Sequence[float] = (0.3, 0.2, 0.1, 0.05)) -> Grade:
     from topolib.datasets import failures
-    from topolib.metrics import report_card
+    from topolib.metrics import THRESHOLDS, on_manifold_coverage, project
 
-    found = [w for w in widths
-             if {"coverage", "holes"} & set(report_card(
-                 failures.torus_with_hole(n, seed=seed, size=size, width=w).images, "torus",
-                 seed=seed).failed_checks)]
+    def found(width: float) -> bool:  # the report card's coverage and holes rows, alone
+        images = failures.torus_with_hole(n, seed=seed, size=size, width=width).images
+        cover = on_manifold_coverage(project(images, "torus"))
+        return not (THRESHOLDS["coverage"].passes(cover.coverage)
+                    and THRESHOLDS["holes"].passes(cover.hole_fraction))
+
+    found = [w for w in widths if found(w)]
     narrowest = min(found, default=None)
     return grade_grid(answer, narrowest, widths, what="narrowest hole the coverage checks find",
                       why=f"Coverage cells have side about sqrt(5/n) = {np.sqrt(5 / n):.2f}: a hole much "
@@ -142,11 +145,13 @@ def _vae_radius(answer: float, latent_dim: int = 2) -> Grade:
                         what="the prior mass within |z| < 1", why=why)
 
 
-def _decoded_off(model: torch.nn.Module, z: torch.Tensor, dataset: str) -> np.ndarray:
+def _decoded_off(model: torch.nn.Module, z: object, dataset: str) -> np.ndarray:
     from topolib.metrics import project
 
+    if isinstance(z, torch.Tensor):
+        z = z.to(model.device)
     with torch.no_grad():
-        images = model.decode(z.to(model.device)).cpu().numpy()[:, 0]
+        images = model.decode(z).cpu().numpy()[:, 0]
     return project(images, dataset).off_manifold()
 
 
