@@ -177,34 +177,23 @@ def _kind_betti(x: object) -> tuple[int, ...]:
     return tuple(_kind_count(b) for b in x)
 
 
-def _kind_betti_by_field(x: object) -> dict[int, tuple[int, ...]]:
-    if not isinstance(x, Mapping):
-        raise TypeError(f"expected Betti numbers by field, e.g. {{2: (1, 1, 0), 3: (1, 1, 0)}}; got {x!r}")
-    return {int(k): _kind_betti(v) for k, v in x.items()}
+def _mapping_of(key: Callable[[object], Any], value: Callable[[object], Any],
+                example: str) -> Callable[[object], dict]:
+    """Converter of a non-empty dict whose keys and values are converted by ``key``, ``value``."""
+
+    def convert(x: object) -> dict:
+        if not isinstance(x, Mapping) or not x:
+            raise TypeError(f"expected a dict such as {example}; got {x!r}")
+        return {key(k): value(v) for k, v in x.items()}
+
+    return convert
 
 
-def _kind_shares(x: object) -> dict[float, float]:
-    if not isinstance(x, Mapping) or not x:
-        raise TypeError(f"expected shares by setting, e.g. {{0.5: 0.12, 1.0: 0.2}}; got {x!r}")
-    return {float(k): _as_share(v) for k, v in x.items()}
-
-
-def _kind_counts(x: object) -> dict[str, int]:
-    if not isinstance(x, Mapping) or not x:
-        raise TypeError(f"expected a dict of whole numbers by name; got {x!r}")
-    return {str(k): _kind_count(v) for k, v in x.items()}
-
-
-def _kind_numbers(x: object) -> dict[str, float]:
-    if not isinstance(x, Mapping) or not x:
-        raise TypeError(f"expected a dict of numbers by name; got {x!r}")
-    return {str(k): _kind_number(v) for k, v in x.items()}
-
-
-def _kind_flags(x: object) -> dict[str, bool]:
-    if not isinstance(x, Mapping) or not x:
-        raise TypeError(f"expected a dict of True/False answers by question; got {x!r}")
-    return {str(k): _kind_bool(v) for k, v in x.items()}
+_kind_betti_by_field = _mapping_of(int, _kind_betti, "{2: (1, 1, 0), 3: (1, 1, 0)}")
+_kind_shares = _mapping_of(float, _as_share, "{0.5: 0.12, 1.0: 0.2} (shares by setting)")
+_kind_counts = _mapping_of(str, _kind_count, "{'junction': 3, 'sphere': 2} (whole numbers by name)")
+_kind_numbers = _mapping_of(str, _kind_number, "{'circle': 0.4, 'torus': 0.7} (numbers by name)")
+_kind_flags = _mapping_of(str, _kind_bool, "{'betti right': True} (True/False by question)")
 
 
 #: Answer kinds: name -> (what is expected, in words; converter that raises TypeError).
