@@ -145,3 +145,17 @@ def test_no_chapters_is_an_error(tmp_path):
 
 def test_makefile_has_student_target():
     assert re.search(r"^student:", (REPO / "Makefile").read_text(), re.MULTILINE)
+
+
+def test_tag_solutions_tags_only_cells_inside_solutions(tmp_path):
+    path = tmp_path / "08_new.ipynb"
+    nb = _nb(_code("x = 1", "c0"), _md(EXERCISE + START, "m1"), _code("answer = 42", "c1"),
+             _md(END, "m2"), _code('check("ex-a", answer)', "c2"))
+    path.write_text(json.dumps(nb))
+    with pytest.raises(se.SolutionMarkupError, match="not tagged"):
+        se.split_notebook(nb, path.name)
+    assert se.main(["--tag-solutions", str(path)]) == 0
+    tagged = json.loads(path.read_text())
+    assert [se._tags(c) for c in tagged["cells"]] == [[], [], ["solution"], [], []]
+    assert se.tag_solutions(path) == 0
+    se.split_notebook(tagged, path.name)  # consistent now

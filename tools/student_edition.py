@@ -1,6 +1,7 @@
 """Write the student edition: the chapters without their solutions, and a separate answer key.
 
     python tools/student_edition.py [--out _build/student] [--notebooks notebooks]
+    python tools/student_edition.py --tag-solutions notebooks/08_new.ipynb
 
 writes ``OUT/notebooks/NN_name.ipynb`` (every chapter, its exercises and their self-check
 cells kept, every solution removed and replaced by an empty code cell for the student's
@@ -12,7 +13,8 @@ How a solution is recognised (two signals that must agree, or the script stops):
   ``::::{solution-end}`` (everything between them, across cells, is the solution), and the
   plain ``::::{solution} LABEL`` directive (its body);
 - every code cell between ``solution-start`` and ``solution-end`` carries the cell tag
-  ``solution``, and no code cell outside a solution does.
+  ``solution``, and no code cell outside a solution does. ``--tag-solutions NOTEBOOK``
+  adds the missing tags to a chapter written without them.
 
 Standard library only, so it runs before ``make`` has installed anything.
 """
@@ -257,11 +259,38 @@ def write_edition(notebooks: Path, out: Path) -> tuple[list[Path], Path]:
     return written, key
 
 
+def tag_solutions(path: Path) -> int:
+    """Tag ``solution`` every code cell of notebook ``path`` that lies inside a solution.
+
+    Returns the number of cells tagged (the file is rewritten only when it is not zero).
+    """
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    inside, tagged = False, 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in _source(cell).split("\n"):
+                m = OPEN.match(line)
+                if m and m["name"] in ("solution-start", "solution-end"):
+                    inside = m["name"] == "solution-start"
+        elif inside and SOLUTION_TAG not in _tags(cell):
+            cell.setdefault("metadata", {}).setdefault("tags", []).append(SOLUTION_TAG)
+            tagged += 1
+    if tagged:
+        Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return tagged
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "student")
     parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
+    parser.add_argument("--tag-solutions", type=Path, nargs="+", metavar="NOTEBOOK",
+                        help="tag the code cells inside solutions of these notebooks, and stop")
     args = parser.parse_args(argv)
+    if args.tag_solutions:
+        for path in args.tag_solutions:
+            print(f"{path}: {tag_solutions(path)} cell(s) tagged {SOLUTION_TAG!r}")
+        return 0
     written, key = write_edition(args.notebooks, args.out)
     print(f"{len(written)} student notebooks in {args.out / 'notebooks'}; answer key {key}")
     return 0

@@ -23,8 +23,10 @@ Adding the exercises of a new chapter (e.g. ``notebooks/08_matched_latents.ipynb
 1. Write the exercise as ``::::{exercise}`` with ``:label: matched-ex-name`` and its hidden
    solution between ``::::{solution-start} matched-ex-name`` (``:class: dropdown``) and
    ``::::{solution-end}``; tag every solution code cell ``solution`` (cell metadata
-   ``{"tags": ["solution"]}``, together with ``verdict`` where it is one). The student
-   edition (``make student``, ``tools/student_edition.py``) removes exactly these.
+   ``{"tags": ["solution"]}``, together with ``verdict`` where it is one;
+   ``python tools/student_edition.py --tag-solutions notebooks/08_....ipynb`` adds them). The
+   student edition (``make student``, ``tools/student_edition.py``) removes exactly these,
+   and stops if tags and directives disagree.
 2. Register a grader here (or in the chapter's own topolib module, imported below), with the
    answer's kind and the context it needs::
 
