@@ -5,6 +5,7 @@ import re
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +52,7 @@ def test_student_notebook_has_no_solution(edition, path):
                     assert text not in src
     ids = [cell["id"] for cell in student["cells"]]
     assert len(ids) == len(set(ids)), "cell ids must stay unique"
+    nbformat.validate(nbformat.reads(json.dumps(student), as_version=4))
     assert all(cell.get("outputs", []) == [] for cell in student["cells"] if cell["cell_type"] == "code")
 
 
