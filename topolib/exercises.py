@@ -290,7 +290,8 @@ def check(exercise_id: str, answer: object, **context: Any) -> CheckResult:
         raise TypeError(f"exercise {exercise_id!r} needs the keyword argument(s) {', '.join(missing)} "
                         "to compute its reference")
     grade = ex.grader(value, **context)
-    return CheckResult(exercise_id, grade.status, grade.reason, value, grade.expected)
+    reason = grade.reason[:1].upper() + grade.reason[1:]
+    return CheckResult(exercise_id, grade.status, reason, value, grade.expected)
 
 
 # ---------------------------------------------------------------- grading helpers
