@@ -1,5 +1,6 @@
 # Two commands set up everything on a fresh machine (see README.md):
 #   make book   install into .venv, execute every chapter, write the HTML to _build/html
+#               (and the class meetings' slide decks to _build/html/slides)
 #   make test   install into .venv and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -36,8 +37,9 @@ book: $(VENV)/.installed
 		echo "topolib changed since the last build: re-executing every chapter"; \
 		rm -rf _build/.jupyter_cache _build/.doctrees; fi
 	$(BIN)/python tools/execute_chapters.py
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	TOPOLIB_HASH=$(TOPOLIB_HASH) $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "$(TOPOLIB_HASH)" > _build/.topolib-hash
+	$(BIN)/python tools/make_slides.py
 	@echo "Book written to _build/html/index.html"
 
 test: $(VENV)/.installed
