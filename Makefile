@@ -12,7 +12,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_SPEC ?= $(if $(HAS_GPU),torch,torch==2.13.0)
 PIP := $(BIN)/python -m pip install --quiet --progress-bar off
 
-.PHONY: book test lint bench clean-book
+.PHONY: book test lint bench clean-book student
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run_all.py
+
+# The notebooks without their solutions, and a separate answer key (standard library only).
+student:
+	$(PYTHON) tools/student_edition.py --out _build/student
 
 clean-book:
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash _build/models-used.txt
