@@ -41,7 +41,8 @@ def test_fit_best_of_keeps_the_lowest_warmup_loss_and_finishes_it(tmp_path):
 
     best = fit_best_of(build, "circle", 64, config, restarts=3, warmup_epochs=1, seed=0,
                        cache=cache)
-    assert best.seeds == (0, 1, 2) and len(best.warmup_losses) == 3
+    assert best.seeds == (0, 1, 2) and len(best.warmup_losses) == 3 == len(best.warmups)
+    assert [w.model.seed for w in best.warmups] == [0, 1, 2]
     assert best.chosen == int(np.argmin(best.warmup_losses))
     assert best.result.model.seed == best.chosen and best.result.epochs == 2
     # the final run repeats the chosen warm-up, then goes on

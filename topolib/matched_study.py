@@ -54,12 +54,14 @@ class BestOf:
     seeds : the initialisation seeds tried, in order.
     warmup_losses : the last warm-up epoch's mean loss of each seed.
     chosen : the seed with the lowest warm-up loss.
+    warmups : the warm-up runs, in the order of ``seeds`` (to inspect what each had become).
     """
 
     result: TrainResult
     seeds: tuple[int, ...]
     warmup_losses: tuple[float, ...]
     chosen: int
+    warmups: tuple[TrainResult, ...] = ()
 
     def table(self) -> list[dict[str, Any]]:
         """One row per seed: its warm-up loss and whether it was chosen."""
@@ -121,9 +123,10 @@ def fit_best_of(
                    progress=progress)
 
     seeds = tuple(range(restarts))
-    losses = tuple(float(run(s, warmup).history["loss"][-1]) for s in seeds)
+    warmups = tuple(run(s, warmup) for s in seeds)
+    losses = tuple(float(w.history["loss"][-1]) for w in warmups)
     chosen = seeds[int(np.argmin(losses))]
-    return BestOf(run(chosen, config), seeds, losses, chosen)
+    return BestOf(run(chosen, config), seeds, losses, chosen, warmups)
 
 
 def component_labels(images: np.ndarray, n_components: int = 2, n_max: int = 1000,
