@@ -51,6 +51,9 @@ def test_fit_best_of_keeps_the_lowest_warmup_loss_and_finishes_it(tmp_path):
     again = fit_best_of(build, "circle", 64, config, restarts=3, warmup_epochs=1, seed=0,
                         cache=cache)
     assert again.result.from_cache and again.chosen == best.chosen
+    single = fit_best_of(build, "circle", 64, config, restarts=1, warmup_epochs=1, seed=0,
+                         cache=cache)
+    assert single.chosen == 0 and single.warmups == () and single.result.epochs == 2
     with pytest.raises(ValueError, match="warmup_epochs"):
         fit_best_of(build, "circle", 64, config, restarts=2, warmup_epochs=3, seed=0)
     with pytest.raises(ValueError, match="restarts"):

@@ -52,7 +52,8 @@ class BestOf:
     ----------
     result : the chosen initialisation, trained for the full budget.
     seeds : the initialisation seeds tried, in order.
-    warmup_losses : the last warm-up epoch's mean loss of each seed.
+    warmup_losses : the last warm-up epoch's mean loss of each seed (empty with one seed:
+        there is nothing to choose, so no warm-up is run).
     chosen : the seed with the lowest warm-up loss.
     warmups : the warm-up runs, in the order of ``seeds`` (to inspect what each had become).
     """
@@ -66,7 +67,7 @@ class BestOf:
     def table(self) -> list[dict[str, Any]]:
         """One row per seed: its warm-up loss and whether it was chosen."""
         return [{"init seed": s, "warm-up loss (nats)": round(v, 1), "chosen": s == self.chosen}
-                for s, v in zip(self.seeds, self.warmup_losses, strict=True)]
+                for s, v in zip(self.seeds, self.warmup_losses, strict=False)]
 
 
 def fit_best_of(
@@ -84,7 +85,7 @@ def fit_best_of(
     prepare: Callable[[GenerativeModel], None] | None = None,
 ) -> BestOf:
     """Train ``restarts`` initialisations for ``warmup_epochs``, keep the one with the lowest
-    loss, and train it for ``config.epochs``.
+    loss, and train it for ``config.epochs`` (with ``restarts = 1``: just train seed 0).
 
     Each run goes through :func:`topolib.experiments.fit`, so every warm-up and the final
     run are cached under their full configuration. The final run starts from the chosen
@@ -122,6 +123,8 @@ def fit_best_of(
         return fit(model, dataset, n_train, cfg, seed=seed, cache=cache, device=device,
                    progress=progress)
 
+    if restarts == 1:  # nothing to choose: no warm-up
+        return BestOf(run(0, config), (0,), (), 0, ())
     seeds = tuple(range(restarts))
     warmups = tuple(run(s, warmup) for s in seeds)
     losses = tuple(float(w.history["loss"][-1]) for w in warmups)
