@@ -19,6 +19,11 @@ torus, sphere, two circles, RP^2, Klein bottle):
   unchanged), it stops the measured collapse of the pure ELBO onto one component (seed 0 at
   the VAE chapter's cpu settings: ``q(k=1|x) = 0`` for every image, one latent circle for
   both data circles, every reconstruction off the manifold);
+- with ``assign > 0`` (two circles) the loss also adds ``assign`` times the cross-entropy of
+  ``q(k|x)`` to a component teacher's label (:meth:`MatchedVAE.set_component_teacher`: the
+  label of the nearest of some training images whose components were read from the data, by
+  :func:`topolib.matched_study.component_labels`), so the two latent circles take the two data
+  circles rather than a split by angle;
 - quotients (``projective``, ``klein``): the latent is the double cover (S^2, the torus) and
   the decoder reads features that are invariant under the identification, so decoding is a
   continuous map on the quotient itself.
