@@ -17,7 +17,7 @@ the map that uses it. Two measured ways training misses, and the recipe for each
   (:meth:`~topolib.models.MatchedVAE.set_component_teacher`).
 
 >>> study = fit_matched("torus", "torus", 5000, TrainConfig(epochs=16, batch_size=64),
-...                     seed=0, restarts=6, warmup_epochs=3, channels=16, cache=ModelCache())
+...                     seed=0, restarts=6, warmup_epochs=4, channels=16, cache=ModelCache())
 >>> study.result.model, study.chosen, study.warmup_losses
 """
 
