@@ -248,7 +248,7 @@ def test_config_round_trip_and_cache(tmp_path):
     model = MatchedVAE("sphere", size=16, channels=4, beta=0.5, seed=3)
     config = model.config()
     assert config == {"class": "MatchedVAE", "latent": "sphere", "size": 16, "channels": 4,
-                      "beta": 0.5, "seed": 3, "balance": 0.0}
+                      "beta": 0.5, "seed": 3, "balance": 0.0, "assign": 0.0}
     clone = MatchedVAE.from_config(config)
     assert clone.config() == config
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), clone.parameters(),

@@ -19,6 +19,11 @@ torus, sphere, two circles, RP^2, Klein bottle):
   unchanged), it stops the measured collapse of the pure ELBO onto one component (seed 0 at
   the VAE chapter's cpu settings: ``q(k=1|x) = 0`` for every image, one latent circle for
   both data circles, every reconstruction off the manifold);
+- with ``assign > 0`` (two circles) the loss also adds ``assign`` times the cross-entropy of
+  ``q(k|x)`` to a component teacher's label (:meth:`MatchedVAE.set_component_teacher`: the
+  label of the nearest of some training images whose components were read from the data, by
+  :func:`topolib.matched_study.component_labels`), so the two latent circles take the two data
+  circles rather than a split by angle;
 - quotients (``projective``, ``klein``): the latent is the double cover (S^2, the torus) and
   the decoder reads features that are invariant under the identification, so decoding is a
   continuous map on the quotient itself.
@@ -106,13 +111,16 @@ class MatchedVAE(VAE):
     seed : seed of the weight initialisation.
     balance : weight of the batch's component balance term (two components only; 0 is the
         pure ELBO).
+    assign : weight of the component teacher's cross-entropy (two components only; needs
+        :meth:`set_component_teacher`; 0 is the pure ELBO).
 
     >>> MatchedVAE("torus", size=32).sample(4, generator=0).shape
     torch.Size([4, 1, 32, 32])
     """
 
     def __init__(self, latent: str = "circle", size: int = 32, channels: int = 32,
-                 beta: float = 1.0, seed: int = 0, balance: float = 0.0) -> None:
+                 beta: float = 1.0, seed: int = 0, balance: float = 0.0,
+                 assign: float = 0.0) -> None:
         GenerativeModel.__init__(self)  # VAE.__init__ would build a Gaussian head
         self.space: LatentSpace = get_latent_space(latent)
         self._set_common(self.space.latent_dim, beta, seed)
@@ -122,6 +130,15 @@ class MatchedVAE(VAE):
                 or not math.isfinite(balance) or balance < 0:
             raise ValueError(f"balance must be a finite number >= 0; got {balance!r}")
         self.balance = float(balance)
+        if isinstance(assign, bool) or not isinstance(assign, (int, float)) \
+                or not math.isfinite(assign) or assign < 0:
+            raise ValueError(f"assign must be a finite number >= 0; got {assign!r}")
+        if assign > 0 and self.space.components < 2:
+            raise ValueError(f"assign must be 0 on the {latent!r} latent space: it has one "
+                             "component")
+        self.assign = float(assign)
+        #: Labelled anchor images of the component teacher (:meth:`set_component_teacher`).
+        self.anchors: tuple[torch.Tensor, torch.Tensor] | None = None
         c = self.space.components
         per_component = sum(d + 1 for d in self.space.factors)  # direction and concentration
         n_out = c * per_component + (c if c > 1 else 0)  # and the logits of q(k | x)
@@ -137,7 +154,36 @@ class MatchedVAE(VAE):
     def config(self) -> dict[str, Any]:
         return {"class": type(self).__name__, "latent": self.latent, "size": self.image_size,
                 "channels": self.channels, "beta": self.beta, "seed": self.seed,
-                "balance": self.balance}
+                "balance": self.balance, "assign": self.assign}
+
+    def set_component_teacher(self, images: torch.Tensor | np.ndarray,
+                              labels: torch.Tensor | np.ndarray) -> None:
+        """Anchor images ``(m, 1, S, S)`` or ``(m, S, S)`` with component labels ``(m,)`` in
+        ``{0, ..., C - 1}``: with ``assign > 0`` the loss adds ``assign`` times the
+        cross-entropy of ``q(k | x)`` to the label of the nearest anchor (in pixels).
+
+        The labels come from the data, not from the model, e.g. the connected components of
+        the training images found by single linkage
+        (:func:`topolib.matched_study.component_labels`)."""
+        x = self._images(torch.as_tensor(images, dtype=torch.float32)).flatten(1)
+        y = torch.as_tensor(labels).long()
+        if y.shape != (x.shape[0],):
+            raise ValueError(f"labels must have shape ({x.shape[0]},), one per image; got "
+                             f"{tuple(y.shape)}")
+        c = self.space.components
+        if c < 2 or not bool(((y >= 0) & (y < c)).all()) or y.unique().numel() != c:
+            raise ValueError(f"labels must use every component 0 .. {c - 1} of the "
+                             f"{self.latent!r} latent space (and it must have two or more); "
+                             f"got {y.unique().tolist()}")
+        self.anchors = (x, y)
+
+    def teacher_labels(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n,)`` component of the nearest anchor image of each image ``(n, 1, S, S)``."""
+        if self.anchors is None:
+            raise ValueError("no component teacher: call set_component_teacher first")
+        anchors, labels = self.anchors
+        d = torch.cdist(x.flatten(1), anchors.to(x.device))
+        return labels.to(x.device)[d.argmin(1)]
 
     # ------------------------------------------------------------------ the posterior
 
@@ -207,6 +253,12 @@ class MatchedVAE(VAE):
             q_mean = q_k.mean(0)
             out["balance"] = (q_mean * (q_mean.clamp_min(1e-12).log() + math.log(c))).sum()
             out["loss"] = out["loss"] + self.balance * out["balance"]
+            if self.assign > 0:
+                if self.anchors is None:
+                    raise ValueError("assign > 0 needs a component teacher: call "
+                                     "set_component_teacher before training")
+                out["assign"] = F.cross_entropy(post.logits, self.teacher_labels(x))
+                out["loss"] = out["loss"] + self.assign * out["assign"]
         return out
 
     # ------------------------------------------------------------------ interpolation
