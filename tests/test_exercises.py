@@ -358,3 +358,64 @@ def test_teaser_ddim():
     ctx = {"model": model, "steps": steps, "n": n, "seed": SEED}
     assert check("teaser-ex-ddim", ddim_off, **ctx).right
     assert check("teaser-ex-ddim", abs(1 - ddim_off.value), **ctx).status == "wrong"
+
+
+def _quotient_gaps(twin: bool):
+    from topolib.models.latent_spaces import get_latent_space
+
+    gen, gaps = torch_generator(SEED, "exercise-quotients"), {}
+    for name in ("projective", "klein"):  # the solution's recipe (twin=False: a common slip)
+        space = get_latent_space(name)
+        a, b = space.sample(2000, gen), space.sample(2000, gen)
+        apart = space.distance(a, b)
+        if twin:
+            apart = torch.minimum(apart, space.distance(a, space.twin(b)))
+        gaps[name] = (space.features(a) - space.features(b)).norm(dim=1)[apart > 0.5].min().item()
+    return gaps
+
+
+def test_matched_quotients():
+    gaps = _quotient_gaps(twin=True)
+    assert check("matched-ex-quotients", gaps, n_answer=2000, seed=SEED).right
+    slip = check("matched-ex-quotients", _quotient_gaps(twin=False), n_answer=2000, seed=SEED)
+    assert slip.status == "wrong" and "twin" in slip.reason
+    assert check("matched-ex-quotients", {k: v + 0.5 for k, v in gaps.items()}).status == "wrong"
+
+
+def test_matched_components():
+    from topolib.experiments import training_set
+    from topolib.models import MatchedVAE
+
+    models = {b: MatchedVAE("two_circles", size=16, channels=4, seed=SEED + i)
+              for i, b in enumerate((0.0, 10.0))}  # untrained: the recipe, not the learning
+    images, params, _ = training_set("two_circles", 64, 16, SEED)
+    x, truth = torch.from_numpy(images)[:, None], params[:, 0].astype(int)
+    agreement = {}
+    for balance, model in models.items():  # the solution's recipe
+        with torch.no_grad():
+            k = model.posterior(x).logits.argmax(1).numpy()
+        agreement[balance] = float(max(np.mean(k == truth), np.mean(k != truth)))
+    ctx = {"models": models, "n": 200, "seed": SEED, "n_answer": 64}
+    assert check("matched-ex-components", agreement, **ctx).right
+    wrong = {b: 0.5 if v > 0.75 else 1.0 for b, v in agreement.items()}
+    assert check("matched-ex-components", wrong, **ctx).status == "wrong"
+    with pytest.raises(TypeError, match="models must be a dict"):
+        check("matched-ex-components", agreement, models={0.0: models[0.0]})
+
+
+def test_matched_geodesic():
+    from topolib.models.latent_spaces import get_latent_space
+
+    space, gen = get_latent_space("circle"), torch_generator(SEED, "exercise-geodesic")
+    a, b = space.sample(64, gen).double(), space.sample(64, gen).double()
+    t = torch.linspace(0, 1, 12, dtype=torch.float64)  # the solution's recipe
+    line = space.project(a[:, None] + t[None, :, None] * (b - a)[:, None])
+
+    def largest_step(path):
+        return torch.arccos((path[:, 1:] * path[:, :-1]).sum(-1).clamp(-1, 1)).max(1).values
+
+    ratio = largest_step(line) / largest_step(space.geodesic(a, b, 12)).clamp_min(1e-9)
+    angle = space.distance(a, b)
+    assert check("matched-ex-geodesic", float(angle[ratio.argmax()]), a=a, b=b).right
+    wrong = check("matched-ex-geodesic", float(angle[ratio.argmin()]), a=a, b=b)
+    assert wrong.status == "wrong" and "nearly opposite" in wrong.reason

@@ -1,4 +1,4 @@
-"""Graders of the exercises of chapters 01-07 (see :mod:`topolib.exercises` for the pattern).
+"""Graders of the exercises of chapters 01-08 (see :mod:`topolib.exercises` for the pattern).
 
 Each grader computes its reference with topolib from the student's own run (passed as
 keyword context) where the exercise is a measurement, and types it only where the answer is a
@@ -383,3 +383,94 @@ def _teaser_ddim(answer: float, model: torch.nn.Module, steps: int, n: int = 100
     return grade_share(answer, ref.value, n, n_answer=n_answer, what="off-set share of DDIM samples",
                        why="Sample with sampler='ddim' at the recipe's steps and measure the distance "
                            "to the set.")
+
+
+# ---------------------------------------------------------------- 08 matched latents
+
+
+def _quotient_gaps(name: str, n: int, batches: int, seed: int) -> np.ndarray:
+    """``(batches,)`` smallest feature distance over ``n`` random pairs of codes whose quotient
+    points are more than 0.5 apart, one per batch of independent pairs."""
+    from topolib.models.latent_spaces import get_latent_space
+
+    space = get_latent_space(name)
+    gen = torch_generator(seed, f"self-check-quotients-{name}")
+    a, b = space.sample(n * batches, gen), space.sample(n * batches, gen)
+    apart = torch.minimum(space.distance(a, b), space.distance(a, space.twin(b))) > 0.5
+    gap = (space.features(a) - space.features(b)).norm(dim=1)
+    return torch.where(apart, gap, torch.inf).reshape(batches, n).min(1).values.numpy()
+
+
+@register("matched-ex-quotients", kind="numbers",
+          question="smallest feature distance between codes whose quotient points are at least "
+                   "0.5 apart, {'projective': ..., 'klein': ...}")
+def _matched_quotients(answer: Mapping[str, float], n_answer: int = 2000, seed: int = 0,
+                       batches: int = 200) -> Grade:
+    _need_keys(answer, ("projective", "klein"), "matched-ex-quotients")
+    grades = {}
+    for name in ("projective", "klein"):
+        mins = _quotient_gaps(name, int(n_answer), batches, seed)
+        lo, hi, mid = float(mins.min()), float(mins.max()), float(np.median(mins))
+        got = float(answer[name])
+        span = f"{batches} fresh draws of {n_answer} pairs give {lo:.3f} to {hi:.3f}"
+        if lo - 0.02 <= got <= hi + 0.03:
+            grades[name] = Grade("right", f"{name}: you have {got:.3f}; {span}.", mid)
+        elif got < lo - 0.02:
+            grades[name] = Grade("close" if got >= lo - 0.1 else "wrong",
+                                 f"{name}: you have {got:.3f}, below what {span}: a pair of codes "
+                                 "near each other's twin is one point of the quotient, not two "
+                                 "points apart; measure apartness by min(d(a, b), d(a, twin(b))).",
+                                 mid)
+        else:
+            grades[name] = Grade("close" if got <= hi + 0.15 else "wrong",
+                                 f"{name}: you have {got:.3f}, above what {span}: take the smallest "
+                                 "feature distance over all pairs that are apart, from as many "
+                                 "pairs as you said (n_answer).", mid)
+    return _worst(grades, tail="The features are the same on both lifts of a point and only there, "
+                  "so the gap is positive: the feature map is injective on the quotient.")
+
+
+@register("matched-ex-components", kind="shares", needs=("models",),
+          question="agreement of the latent circle chosen by the encoder with the true circle, "
+                   "by balance, {0.0: ..., 10.0: ...}")
+def _matched_components(answer: Mapping[float, float], models: Mapping[float, torch.nn.Module],
+                        n: int = 500, seed: int = 0, n_answer: int | None = None) -> Grade:
+    from topolib.datasets import get_dataset
+
+    _need_keys(answer, (0.0, 10.0), "matched-ex-components")
+    models = {float(k): m for k, m in models.items()}
+    if not {0.0, 10.0} <= set(models):
+        raise TypeError("exercise 'matched-ex-components': models must be a dict of the trained "
+                        f"models by balance, {{0.0: ..., 10.0: ...}}; got the keys {sorted(models)}")
+    grades = {}
+    for balance in (0.0, 10.0):
+        model = models[balance]
+        images, params = get_dataset("two_circles").sample(
+            n, numpy_rng(seed, f"self-check-components-{balance}"), model.image_size)
+        x = torch.from_numpy(np.asarray(images, dtype=np.float32))[:, None].to(model.device)
+        with torch.no_grad():
+            k = model.posterior(x).logits.argmax(1).cpu().numpy()
+        truth = np.asarray(params)[:, 0].astype(int)
+        ref = float(max(np.mean(k == truth), np.mean(k != truth)))
+        grades[balance] = grade_share(answer[balance], ref, n, n_answer=n_answer,
+                                      what=f"balance = {balance}")
+    return _worst(grades, tail="Read each image's latent circle as the argmax of the posterior's "
+                  "component logits, and count agreement up to swapping the two circles: the "
+                  "larger of the shares equal and unequal to the true circle.")
+
+
+@register("matched-ex-geodesic", kind="number", needs=("a", "b"),
+          question="the angle between the two codes of the pair where the normalised line's "
+                   "largest step exceeds the geodesic's most")
+def _matched_geodesic(answer: float, a: torch.Tensor, b: torch.Tensor) -> Grade:
+    from topolib.models.latent_spaces import get_latent_space
+
+    space = get_latent_space("circle")
+    a, b = (space.project(torch.as_tensor(v, dtype=torch.float64)) for v in (a, b))
+    widest = float(space.distance(a, b).max())
+    return grade_number(answer, widest, right_tol=0.01, close_tol=0.3,
+                        what="the widest angle among your pairs",
+                        why="For codes an angle theta apart the line's largest step is its middle "
+                            "one, 2 atan(tan(theta/2)/(n-1)), against theta/(n-1) on the geodesic: "
+                            "the ratio grows with theta (to n-1 as theta -> pi), so it is largest "
+                            "for the most nearly opposite pair.")
