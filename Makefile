@@ -11,7 +11,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_SPEC ?= $(if $(HAS_GPU),torch,torch==2.13.0)
 PIP := $(BIN)/python -m pip install --quiet --progress-bar off
 
-.PHONY: book test lint bench clean-book
+.PHONY: book test lint bench clean-book sweep
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run_all.py
+
+# The book's sweep (topolib.sweep.book_grid): every family on the circle, sphere and torus over
+# seeds, at PROFILE, one torch thread per worker. Writes results/sweep-$(PROFILE).csv and its
+# provenance (.json); finished jobs are kept in results/sweep-$(PROFILE)/ and not rerun.
+PROFILE ?= cpu
+sweep: $(VENV)/.installed
+	$(BIN)/python -m topolib.sweep --profile $(PROFILE) --out results/sweep-$(PROFILE).csv
 
 clean-book:
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash
