@@ -27,7 +27,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "chapters.json"
 #: Chapters that train models (the others take seconds and are timed by the book build).
 MODEL_CHAPTERS = ("notebooks/03_vaes.ipynb", "notebooks/04_gans.ipynb",
                   "notebooks/05_chart_autoencoders.ipynb",
-                  "notebooks/06_diffusion.ipynb", "notebooks/07_teaser.ipynb")
+                  "notebooks/06_diffusion.ipynb", "notebooks/07_teaser.ipynb",
+                  "notebooks/09_synthesis.ipynb")
 COLD_GOAL_S, WARM_GOAL_S = 600, 60
 
 
