@@ -100,11 +100,15 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, model_cache, 
     assert again.ran == [GRID[1].label] and list(again.table["status"]) == ["ok", "ok"]
 
 
-def test_dask_local_cluster_runs_the_sweep(tmp_path, model_cache):
-    pytest.importorskip("distributed", reason='Dask is not installed: pip install '
-                        '"topolib[cluster]" to test the Dask path')
-    result = run_sweep(GRID[:1], tmp_path, engine="dask", workers=1, cache_root=model_cache,
-                       log=None)
+def test_dask_local_cluster_runs_the_sweep(tmp_path, model_cache, one_torch_thread):
+    distributed = pytest.importorskip("distributed", reason='Dask is not installed: pip '
+                                      'install "topolib[cluster]" to test the Dask path')
+    # a scheduler at an address, as on a cluster; its worker is a thread of this process so
+    # that the test does not wait for a new process to import torch
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        result = run_sweep(GRID[:1], tmp_path, engine="dask", scheduler=cluster.scheduler_address,
+                           cache_root=model_cache, log=None)
     assert result.ran == [GRID[0].label] and result.table["status"].iloc[0] == "ok"
     assert result.provenance["engine"] == "dask"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,11 +24,14 @@ __all__ = ["source_hash", "stamp", "stamp_figure"]
 FOOTER_GAP_POINTS = 3.0
 
 
+@functools.cache
 def source_hash() -> str:
     """16 hex digits of the SHA-256 of topolib's Python sources, concatenated in path order.
 
     The same recipe as the Makefile's ``TOPOLIB_HASH`` (``cat $(find topolib -name '*.py' |
     sort) | sha256sum``), so a stored result can be matched to the code that computed it.
+    Computed once per process: the sources as they were when first asked, which is the code
+    the process runs if it asked early.
     """
     root = Path(__file__).resolve().parent
     files = sorted(root.rglob("*.py"), key=lambda p: "topolib/" + p.relative_to(root).as_posix())

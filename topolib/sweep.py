@@ -58,6 +58,7 @@ __all__ = [
     "run_job",
     "run_sweep",
     "seed_summary",
+    "stored_jobs",
     "write_results",
 ]
 
@@ -138,16 +139,18 @@ def default_dim(family: str, dataset: str) -> int | None:
     return get_dataset(dataset).intrinsic_dim
 
 
+def _check_choice(value: object, options: tuple[str, ...], what: str) -> str:
+    if value not in options:
+        raise ValueError(f"{what} must be one of {', '.join(options)}; got {value!r}")
+    return str(value)
+
+
 def _check_family(family: object) -> str:
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
-    return str(family)
+    return _check_choice(family, FAMILIES, "family")
 
 
 def _check_dataset(dataset: object) -> str:
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {dataset!r}")
-    return str(dataset)
+    return _check_choice(dataset, DATASETS, "dataset")
 
 
 def _check_names(values: object, what: str, check: Callable[[object], str]) -> list[str]:
@@ -386,7 +389,8 @@ def run_job(job: Job, cache_root: str | None = None, threads: int = 1) -> dict[s
     traceback, empty when ok), ``wall_s``, ``train_s``, ``from_cache`` and every metric.
     """
     torch.set_num_threads(threads)
-    start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    start, prov = time.perf_counter(), provenance()  # the code as loaded, before any work
+    prov.update(started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), threads=threads)
     row: dict[str, Any] = {"family": job.family, "dataset": job.dataset, "dim": job.dim,
                            "seed": job.seed, "profile": job.profile, "status": "ok",
                            "error": ""}
@@ -399,8 +403,7 @@ def run_job(job: Job, cache_root: str | None = None, threads: int = 1) -> dict[s
         tail = "".join(traceback.format_exception(err)[-3:]).strip()
         row.update(status="failed", error=f"{type(err).__name__}: {err}\n{tail}")
     row["wall_s"] = time.perf_counter() - start
-    prov = {**provenance(), "started": started, "threads": threads,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    prov["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return {"job": job.config(), "row": row, "provenance": prov}
 
 
@@ -523,6 +526,7 @@ def run_sweep(
     folder.mkdir(parents=True, exist_ok=True)
     cache = None if cache_root is None else str(ModelCache(cache_root).root)
     say = log or (lambda _: None)
+    provenance()  # hash the sources once here: forked workers inherit it
 
     records: dict[str, dict[str, Any]] = {}
     for job in jobs:
@@ -598,6 +602,18 @@ def run_sweep(
     return SweepResult(table=table, provenance=prov, ran=ran)
 
 
+def stored_jobs(jobs: Sequence[Job], results: str | os.PathLike[str]) -> list[Job]:
+    """The jobs of ``jobs`` that finished (status ok) and are stored in ``results``: to write
+    the table of an unfinished sweep without running the rest."""
+    folder = Path(results)
+    done = []
+    for job in jobs:
+        record = _load_stored(folder / job.filename, job)
+        if record is not None and record["row"]["status"] == "ok":
+            done.append(job)
+    return done
+
+
 # ------------------------------------------------------------------------------ the table
 
 
@@ -633,6 +649,7 @@ def load_results(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, 
                                     "(PROFILE=fast|cpu|gpu)")
     table = pd.read_csv(csv, keep_default_na=False, na_values=[""])
     table["error"] = ["" if pd.isna(e) else str(e) for e in table["error"]]
+    table["dim"] = table["dim"].astype("Int64")  # DDPM rows have none
     return table, json.loads(meta.read_text())
 
 
@@ -690,10 +707,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", default="local", choices=ENGINES)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    parser.add_argument("--collect", action="store_true",
+                        help="write the table of the jobs stored so far; run nothing")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     out = Path(args.out or f"results/sweep-{profile.name}.csv")
-    result = run_sweep(book_grid(profile), out.with_suffix(""), engine=args.engine,
+    jobs = book_grid(profile)
+    if args.collect:
+        jobs = stored_jobs(jobs, out.with_suffix(""))
+        if not jobs:
+            raise SystemExit(f"no finished job is stored in {out.with_suffix('')}")
+    result = run_sweep(jobs, out.with_suffix(""), engine=args.engine,
                        workers=args.workers, scheduler=args.scheduler)
     csv, meta = write_results(result, out)
     failed = result.provenance["failed"]
