@@ -58,6 +58,9 @@ def test_interrupted_sweep_does_not_rerun_finished_jobs(resumed):
     # once everything is stored, a third run computes nothing
     again = run_sweep(GRID, folder, workers=1, log=None)
     assert again.ran == [] and again.table["resumed"].all()
+    # the finished part of a larger grid can be collected without running the rest
+    bigger = GRID + make_grid(["DDPM"], ["circle"], [0], profile="fast")
+    assert sweep.stored_jobs(bigger, folder) == GRID
 
 
 def test_table_has_every_check_with_intervals_and_provenance(resumed, tmp_path):
