@@ -399,6 +399,7 @@ def run_job(job: Job, cache_root: str | None = None, threads: int = 1) -> dict[s
         result, ev, extra = _train_and_evaluate(job, cache)
         row.update(train_s=float(result.train_seconds), from_cache=bool(result.from_cache),
                    **extra, **_metrics(ev, job.seed))
+        prov["device"] = torch.device(result.model.device).type  # where it was evaluated
     except Exception as err:  # noqa: BLE001 - a failing job is recorded, the sweep goes on
         tail = "".join(traceback.format_exception(err)[-3:]).strip()
         row.update(status="failed", error=f"{type(err).__name__}: {err}\n{tail}")
@@ -456,7 +457,10 @@ def _start_worker(threads: int) -> None:
 
 def _local_futures(jobs: list[Job], workers: int, cache_root: str | None
                    ) -> tuple[Any, dict[Future, Job]]:
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    # Forked workers inherit the caller's modules (cheap to start); CUDA does not survive a
+    # fork, so with a GPU the workers are spawned.
+    fork = sys.platform.startswith("linux") and not torch.cuda.is_available()
+    method = "fork" if fork else "spawn"
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
                                initializer=_start_worker, initargs=(1,))
     return pool, {pool.submit(run_job, job, cache_root): job for job in jobs}
