@@ -12,7 +12,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_SPEC ?= $(if $(HAS_GPU),torch,torch==2.13.0)
 PIP := $(BIN)/python -m pip install --quiet --progress-bar off
 
-.PHONY: book test lint bench clean-book student
+.PHONY: book test lint bench clean-book student sweep
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,13 @@ bench: $(VENV)/.installed
 # The notebooks without their solutions, and a separate answer key (standard library only).
 student:
 	$(PYTHON) tools/student_edition.py --out _build/student
+
+# The book's sweep (topolib.sweep.book_grid): every family on the circle, sphere and torus over
+# seeds, at PROFILE, one torch thread per worker. Writes results/sweep-$(PROFILE).csv and its
+# provenance (.json); finished jobs are kept in results/sweep-$(PROFILE)/ and not rerun.
+PROFILE ?= cpu
+sweep: $(VENV)/.installed
+	$(BIN)/python -m topolib.sweep --profile $(PROFILE) --out results/sweep-$(PROFILE).csv
 
 clean-book:
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash _build/models-used.txt

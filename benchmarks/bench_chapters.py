@@ -28,7 +28,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "chapters.json"
 MODEL_CHAPTERS = ("notebooks/03_vaes.ipynb", "notebooks/04_gans.ipynb",
                   "notebooks/05_chart_autoencoders.ipynb",
                   "notebooks/06_diffusion.ipynb", "notebooks/07_teaser.ipynb",
-                  "notebooks/08_matched_latents.ipynb")
+                  "notebooks/08_matched_latents.ipynb", "notebooks/09_synthesis.ipynb")
 COLD_GOAL_S, WARM_GOAL_S = 600, 60
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -15,10 +18,27 @@ if TYPE_CHECKING:
     from matplotlib.backend_bases import RendererBase
     from matplotlib.figure import Figure
 
-__all__ = ["stamp", "stamp_figure"]
+__all__ = ["source_hash", "stamp", "stamp_figure"]
 
 #: Gap between the lowest part of the figure's content and the stamp, in points.
 FOOTER_GAP_POINTS = 3.0
+
+
+@functools.cache
+def source_hash() -> str:
+    """16 hex digits of the SHA-256 of topolib's Python sources, concatenated in path order.
+
+    The same recipe as the Makefile's ``TOPOLIB_HASH`` (``cat $(find topolib -name '*.py' |
+    sort) | sha256sum``), so a stored result can be matched to the code that computed it.
+    Computed once per process: the sources as they were when first asked, which is the code
+    the process runs if it asked early.
+    """
+    root = Path(__file__).resolve().parent
+    files = sorted(root.rglob("*.py"), key=lambda p: "topolib/" + p.relative_to(root).as_posix())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def stamp(profile: Profile, seed: int, device: torch.device | str) -> str:
