@@ -419,3 +419,35 @@ def test_matched_geodesic():
     assert check("matched-ex-geodesic", float(angle[ratio.argmax()]), a=a, b=b).right
     wrong = check("matched-ex-geodesic", float(angle[ratio.argmin()]), a=a, b=b)
     assert wrong.status == "wrong" and "nearly opposite" in wrong.reason
+
+
+# ---------------------------------------------------------------- 09 synthesis
+
+
+def test_synthesis_hardest():
+    table = pd.DataFrame({
+        "family": ["VAE", "VAE", "GAN", "VAE", "GAN", "GAN", "VAE", "CAE"],
+        "dataset": ["circle", "circle", "circle", "sphere", "sphere", "torus", "torus", "torus"],
+        "status": ["ok", "ok", "ok", "ok", "ok", "ok", "ok", "failed"],
+        "failed_generation_checks": [0, 1, 2, 3, 1, 4, 5, 9],
+    })
+    solution = {"circle": 1.0, "sphere": 2.0, "torus": 4.5}  # the failed CAE job does not count
+    assert check("synthesis-ex-hardest", solution, table=table).right
+    # the mean of the per-family means differs on the circle (VAE 0.5, GAN 2 -> 1.25)
+    unweighted = {**solution, "circle": 1.25}
+    assert check("synthesis-ex-hardest", unweighted, table=table).status == "close"
+    assert check("synthesis-ex-hardest", {**solution, "torus": 6.0}, table=table).status == "wrong"
+    with pytest.raises(TypeError, match="missing"):
+        check("synthesis-ex-hardest", {"circle": 1.0}, table=table)
+
+
+def test_synthesis_resume():
+    from topolib.sweep import SweepResult
+
+    second = SweepResult(pd.DataFrame({"resumed": [True, True]}), {}, ran=[])
+    assert check("synthesis-ex-resume", 0, result=second).right
+    assert check("synthesis-ex-resume", 2, result=second).status == "wrong"
+    after_delete = SweepResult(pd.DataFrame({"resumed": [True, False]}), {}, ran=["one"])
+    assert check("synthesis-ex-resume", 1, result=after_delete).right
+    with pytest.raises(TypeError, match="SweepResult"):
+        check("synthesis-ex-resume", 0, result=[])

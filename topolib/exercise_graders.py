@@ -1,4 +1,4 @@
-"""Graders of the exercises of chapters 01-08 (see :mod:`topolib.exercises` for the pattern).
+"""Graders of the exercises of chapters 01-09 (see :mod:`topolib.exercises` for the pattern).
 
 Each grader computes its reference with topolib from the student's own run (passed as
 keyword context) where the exercise is a measurement, and types it only where the answer is a
@@ -474,3 +474,47 @@ def _matched_geodesic(answer: float, a: torch.Tensor, b: torch.Tensor) -> Grade:
                             "one, 2 atan(tan(theta/2)/(n-1)), against theta/(n-1) on the geodesic: "
                             "the ratio grows with theta (to n-1 as theta -> pi), so it is largest "
                             "for the most nearly opposite pair.")
+
+
+# ---------------------------------------------------------------- 09 synthesis
+
+
+@register("synthesis-ex-hardest", kind="numbers", needs=("table",),
+          question="mean number of failed generation checks of each manifold over families "
+                   "and seeds, {'circle': ..., 'sphere': ..., 'torus': ...}")
+def _synthesis_hardest(answer: Mapping[str, float], table: object) -> Grade:
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame) or not {"dataset", "failed_generation_checks"} <= set(
+            table.columns):
+        raise TypeError("exercise 'synthesis-ex-hardest': table must be the sweep's table (a "
+                        "DataFrame with the columns dataset and failed_generation_checks)")
+    rows = table[table["status"] == "ok"] if "status" in table.columns else table
+    rows = rows[rows["dataset"].isin(("circle", "sphere", "torus"))]
+    means = rows.groupby("dataset")["failed_generation_checks"].mean()
+    if means.empty:
+        raise TypeError("exercise 'synthesis-ex-hardest': table has no finished job on the "
+                        "circle, the sphere or the torus")
+    _need_keys(answer, list(means.index), "synthesis-ex-hardest")
+    grades = {d: grade_number(float(answer[d]), float(m), right_tol=1e-6, close_tol=0.25,
+                              what=f"the {d}'s mean")
+              for d, m in means.items()}
+    return _worst(grades, tail=f"Average over every finished job (status ok) of the dataset, "
+                  f"all families and seeds together: each job counts once, so a family with "
+                  f"fewer finished seeds weighs less. The hardest is the {means.idxmax()}.")
+
+
+@register("synthesis-ex-resume", kind="count", needs=("result",),
+          question="the number of jobs the second run_sweep call on the same folder computes")
+def _synthesis_resume(answer: int, result: object) -> Grade:
+    table = getattr(result, "table", None)
+    if table is None or "resumed" not in getattr(table, "columns", ()):
+        raise TypeError("exercise 'synthesis-ex-resume': result must be what the second "
+                        "run_sweep call returned (a SweepResult)")
+    computed = int((~table["resumed"].astype(bool)).sum())  # rows not read back from the folder
+    return grade_number(answer, computed, right_tol=0, close_tol=0,
+                        what="the number of jobs the second call computed (its table's rows not "
+                             "resumed from the folder)",
+                        why="Every finished job is stored as one file named by the hash of its "
+                            "configuration, and run_sweep skips each job whose file it finds: "
+                            "only jobs missing from the folder (or stored as failed) run again.")
