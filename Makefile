@@ -11,7 +11,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_SPEC ?= $(if $(HAS_GPU),torch,torch==2.13.0)
 PIP := $(BIN)/python -m pip install --quiet --progress-bar off
 
-.PHONY: book test lint bench clean-book
+.PHONY: book test lint bench smoke-gpu clean-book
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run_all.py
+
+# Every chapter at the gpu profile's sizes on this CPU, training cut to one step per epoch
+# (TOPOLIB_SMOKE=1), in a private temporary cache: catches the gpu code path's shape bugs.
+smoke-gpu: $(VENV)/.installed
+	$(BIN)/python tools/smoke_gpu.py
 
 clean-book:
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash

@@ -14,6 +14,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> 
     monkeypatch.setenv("TOPOLIB_CACHE", str(tmp_path_factory.mktemp("model-cache")))
     monkeypatch.delenv("TOPOLIB_PROFILE", raising=False)
     monkeypatch.delenv("TOPOLIB_DEVICE", raising=False)
+    monkeypatch.delenv("TOPOLIB_SMOKE", raising=False)
 
 
 @pytest.fixture

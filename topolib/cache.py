@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from topolib.profiles import smoke_mode
+
 __all__ = ["ModelCache", "config_key", "default_cache_dir"]
 
 ENV_VAR = "TOPOLIB_CACHE"
@@ -59,11 +61,21 @@ def config_key(config: Mapping[str, Any]) -> str:
 
 
 def default_cache_dir() -> Path:
-    """``$TOPOLIB_CACHE``, else ``$XDG_CACHE_HOME/topolib``, else ``~/.cache/topolib``."""
+    """``$TOPOLIB_CACHE``, else ``$XDG_CACHE_HOME/topolib``, else ``~/.cache/topolib``.
+
+    In smoke mode (:func:`topolib.profiles.smoke_mode`) the folder beside it with ``-smoke``
+    added to its name (e.g. ``~/.cache/topolib-smoke``): models trained for a few steps never
+    land among real ones.
+    """
     if os.environ.get(ENV_VAR, "").strip():
-        return Path(os.environ[ENV_VAR]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache"
-    return Path(base).expanduser() / "topolib"
+        root = Path(os.environ[ENV_VAR]).expanduser()
+    else:
+        base = os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache"
+        root = Path(base).expanduser() / "topolib"
+    if not smoke_mode():
+        return root
+    root = root.absolute()
+    return root.with_name(f"{root.name}-smoke") if root.name else root / "topolib-smoke"
 
 
 def _check_root(root: Path, source: str) -> Path:
