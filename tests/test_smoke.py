@@ -16,7 +16,13 @@ import topolib
 from topolib.cache import ModelCache, default_cache_dir
 from topolib.datasets import get_dataset
 from topolib.models import VAE
-from topolib.profiles import SMOKE_BATCHES_PER_EPOCH, get_profile, smoke_mode
+from topolib.profiles import (
+    SMOKE_BATCHES_PER_EPOCH,
+    SMOKE_ITERATIONS,
+    get_profile,
+    smoke_iterations,
+    smoke_mode,
+)
 from topolib.training import TrainConfig, cache_config, train
 from topolib.verdicts import SMOKE_MARK, VerdictError, verdict
 
@@ -96,6 +102,28 @@ def test_without_smoke_every_batch_is_trained(images):
     model, shapes = counted_vae()
     train(model, images, TrainConfig(epochs=2, batch_size=BATCH), progress=False)
     assert len(shapes) == 2 * N // BATCH
+
+
+def test_iterative_evaluation_loops_are_cut_but_keep_their_shapes(smoke):
+    from topolib.models import DDPM, GAN
+
+    assert smoke_iterations(300) == SMOKE_ITERATIONS and smoke_iterations(1) == 1
+    ddpm = DDPM(size=16, channels=4)
+    assert ddpm.diffusion.timesteps(50).tolist() == [0, ddpm.diffusion.t_start]
+    assert ddpm.sample(3, 0, steps=50).shape == (3, 1, 16, 16)
+    gan = GAN(latent_dim=2, size=32, channels=4)
+    calls = []
+    generate = gan._generate
+    gan._generate = lambda z: calls.append(z.shape) or generate(z)
+    assert gan.invert(torch.zeros(5, 1, 32, 32), steps=300, restarts=2).shape == (5, 2)
+    assert calls == [(10, 2)] * (SMOKE_ITERATIONS + 1)  # the Adam steps, then the final pass
+
+
+def test_without_smoke_the_loops_run_in_full():
+    from topolib.models import DDPM
+
+    assert smoke_iterations(300) == 300
+    assert len(DDPM(size=16, channels=4).diffusion.timesteps(50)) == 50
 
 
 # ------------------------------------------------------------------ a separate cache

@@ -5,11 +5,23 @@
 ``gpu``   larger images, more samples and epochs (default when CUDA is available).
 
 Smoke mode (``TOPOLIB_SMOKE=1``, read only by :func:`smoke_mode`) keeps a profile's image
-sizes, sample counts and every tensor shape, but cuts each training epoch to its first
-``SMOKE_BATCHES_PER_EPOCH`` batch(es) (:func:`topolib.training.train`). It exists so the
-``gpu`` profile's code paths can be run end to end on a CPU (``make smoke-gpu``): its models
-are cached apart from real ones, its verdicts are marked and never raise, and its stamp says
-``smoke``, because its numbers mean nothing.
+sizes, sample counts, epochs and every tensor shape, and cuts only how many times loops run.
+It exists so the ``gpu`` profile's code paths can be run end to end on a CPU
+(``make smoke-gpu``). This is the one list of what it changes:
+
+- training (:func:`topolib.training.train`, the one loop every model trains in, chart
+  pre-fits included): each epoch stops after its first ``SMOKE_BATCHES_PER_EPOCH`` full
+  batch(es); callbacks and checkpoints still run every epoch;
+- iterative evaluation loops, cut to at most ``SMOKE_ITERATIONS`` passes by
+  :func:`smoke_iterations`: the denoising steps of diffusion sampling and DDIM inversion
+  (:meth:`topolib.models.diffusion.Diffusion.timesteps`) and the Adam steps of latent
+  optimisation (GAN inversion, :func:`topolib.models.interface.optimise_latents`). At the
+  ``gpu`` profile's sample counts these loops cost hours on a CPU (4000 diffusion samples of
+  64x64 pixels take 200,000 network passes at 50 steps); one pass exercises every shape;
+- the model cache: the key carries ``"smoke"`` and the default folder gets ``-smoke``, so a
+  smoke model is never loaded as a real one;
+- verdicts are shown marked as smoke output and never raise; stamps and the chapter banner
+  say ``SMOKE RUN``: the numbers of a smoke run mean nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +30,16 @@ import os
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-__all__ = ["PROFILE_NAMES", "SMOKE_BATCHES_PER_EPOCH", "Profile", "get_profile", "profile_source",
-           "smoke_mode"]
+__all__ = ["PROFILE_NAMES", "SMOKE_BATCHES_PER_EPOCH", "SMOKE_ITERATIONS", "Profile",
+           "get_profile", "profile_source", "smoke_iterations", "smoke_mode"]
 
 PROFILE_NAMES: tuple[str, ...] = ("fast", "cpu", "gpu")
 ENV_VAR = "TOPOLIB_PROFILE"
 SMOKE_VAR = "TOPOLIB_SMOKE"
 #: Optimizer steps (batches) per epoch in smoke mode: training code runs, nothing is learnt.
 SMOKE_BATCHES_PER_EPOCH = 1
+#: Passes of an iterative evaluation loop in smoke mode (see :func:`smoke_iterations`).
+SMOKE_ITERATIONS = 2
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 T = TypeVar("T")
@@ -131,6 +145,12 @@ def smoke_mode() -> bool:
         return False
     raise ValueError(f"{SMOKE_VAR} must be 1 (smoke run) or 0 (real run); got "
                      f"{os.environ[SMOKE_VAR]!r}")
+
+
+def smoke_iterations(steps: int) -> int:
+    """How many times an iterative evaluation loop asked for ``steps`` passes runs: ``steps``,
+    or at most :data:`SMOKE_ITERATIONS` in smoke mode (the module docstring lists the loops)."""
+    return min(steps, SMOKE_ITERATIONS) if smoke_mode() else steps
 
 
 def _named_profile(name: str | None) -> Profile:
