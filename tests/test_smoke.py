@@ -126,6 +126,33 @@ def test_without_smoke_the_loops_run_in_full():
     assert len(DDPM(size=16, channels=4).diffusion.timesteps(50)) == 50
 
 
+def _gpu_models():
+    """Each image model family as the model chapters build it at the gpu profile."""
+    from topolib.models import DDPM, GAN, ChartAutoencoder
+
+    size = get_profile("gpu").image_size
+    return {
+        "VAE": lambda: VAE(latent_dim=3, size=size, channels=32),
+        "GAN": lambda: GAN(latent_dim=3, size=size, channels=32),
+        "CAE": lambda: ChartAutoencoder(n_charts=8, chart_dim=2, size=size, channels=64,
+                                        warmup_steps=400),
+        "DDPM": lambda: DDPM(size=size, channels=32),
+    }
+
+
+@pytest.mark.parametrize("family", ["VAE", "GAN", "CAE", "DDPM"])
+def test_every_image_model_trains_samples_and_interpolates_at_gpu_size(smoke, family):
+    """The model-level part of ``make smoke-gpu``, cheap enough for every test run."""
+    size = get_profile("gpu").image_size
+    images = torch.from_numpy(get_dataset("sphere").sample(16, seed=0, size=size)[0])
+    model = _gpu_models()[family]()
+    result = train(model, images, TrainConfig(epochs=2, batch_size=8), progress=False)
+    assert all(len(v) == 2 for v in result.history.values())
+    assert model.sample(3, 0).shape == (3, 1, size, size)
+    paths = model.interpolate_many(images[:2, None], images[2:4, None], 4, invert_steps=300)
+    assert paths.shape == (2, 4, 1, size, size)
+
+
 # ------------------------------------------------------------------ a separate cache
 
 
