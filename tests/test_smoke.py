@@ -184,7 +184,7 @@ def test_verdicts_run_but_never_raise_and_are_marked(smoke):
     with pytest.raises(TypeError, match="condition must be a bool"):
         verdict(0.3, "The loop is kept.")  # the verdict code still runs
     claim = verdict(False, "The loop is kept.", profile="gpu")
-    assert not claim.holds and str(claim) == f"{SMOKE_MARK} The loop is kept."
+    assert not claim.holds and str(claim) == f"{SMOKE_MARK}\n\nThe loop is kept."
     chosen = verdict(False, "The loop is kept.", otherwise="The loop is lost.")
     assert str(chosen).startswith(SMOKE_MARK) and str(chosen).endswith("The loop is lost.")
     assert str(verdict(True, "The control passes.")).startswith(SMOKE_MARK)

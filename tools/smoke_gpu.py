@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="notebooks to check (default: notebooks/*.ipynb)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="chapters executed at once (default: one per CPU core)")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--timeout", type=int, default=7200,
+                        help="seconds per cell (default 7200: a loaded 2-core machine is slow)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="folder to write the executed notebooks to (default: none)")
     args = parser.parse_args(argv)

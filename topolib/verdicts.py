@@ -102,7 +102,8 @@ def verdict(
     active = get_profile(profile)
     if active.smoke:
         chosen = text if bool(condition) or otherwise is None else otherwise
-        return Verdict(f"{SMOKE_MARK} {chosen}", bool(condition))
+        # the mark is a paragraph of its own: the sentence may start a list
+        return Verdict(f"{SMOKE_MARK}\n\n{chosen}", bool(condition))
     if bool(condition):
         return Verdict(text, True)
     if otherwise is None:
