@@ -75,6 +75,15 @@ def test_a_bad_value_is_a_clear_error(monkeypatch):
         smoke_mode()
 
 
+def test_doctor_shows_smoke_mode_and_a_bad_value(monkeypatch):
+    monkeypatch.setenv("TOPOLIB_PROFILE", "gpu")
+    monkeypatch.setenv("TOPOLIB_SMOKE", "1")
+    assert topolib.doctor(print_report=False).profile == "gpu SMOKE RUN"
+    monkeypatch.setenv("TOPOLIB_SMOKE", "perhaps")
+    bad = topolib.doctor(print_report=False)
+    assert not bad.ok and any("TOPOLIB_SMOKE to 0 or 1" in fix for _, fix in bad.problems)
+
+
 def test_smoke_keeps_every_size_of_the_profile(smoke):
     real = topolib.profiles._PROFILES["gpu"]
     profile = get_profile("gpu")
