@@ -1,5 +1,6 @@
 # Two commands set up everything on a fresh machine (see README.md):
 #   make book   install into .venv, execute every chapter, write the HTML to _build/html
+#               (and the class meetings' slide decks to _build/html/slides)
 #   make test   install into .venv and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -31,13 +32,19 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-installed
 # cache that jupyter-book then reads.
 TOPOLIB_HASH = $(shell cat $$(find topolib -name '*.py' | sort) | sha256sum | cut -c1-16)
 
+# The build trains its own models (no downloads), notes which cache files the chapters used and
+# publishes them with the site (_build/html/models, tools/publish_models.py).
+book: export TOPOLIB_MODELS_URL =
+book: export TOPOLIB_CACHE_LOG = $(CURDIR)/_build/models-used.txt
 book: $(VENV)/.installed
 	@if [ "$$(cat _build/.topolib-hash 2>/dev/null)" != "$(TOPOLIB_HASH)" ]; then \
 		echo "topolib changed since the last build: re-executing every chapter"; \
-		rm -rf _build/.jupyter_cache _build/.doctrees; fi
+		rm -rf _build/.jupyter_cache _build/.doctrees _build/models-used.txt; fi
 	$(BIN)/python tools/execute_chapters.py
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	TOPOLIB_HASH=$(TOPOLIB_HASH) $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "$(TOPOLIB_HASH)" > _build/.topolib-hash
+	$(BIN)/python tools/make_slides.py
+	$(BIN)/python tools/publish_models.py
 	@echo "Book written to _build/html/index.html"
 
 test: $(VENV)/.installed
@@ -55,4 +62,4 @@ smoke-gpu: $(VENV)/.installed
 	$(BIN)/python tools/smoke_gpu.py
 
 clean-book:
-	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash _build/models-used.txt

@@ -1,4 +1,5 @@
-"""Shared fixtures: every test runs with a private model cache and no profile override."""
+"""Shared fixtures: every test runs with a private model cache, no downloads of published models
+and no profile override."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> 
     monkeypatch.delenv("TOPOLIB_PROFILE", raising=False)
     monkeypatch.delenv("TOPOLIB_DEVICE", raising=False)
     monkeypatch.delenv("TOPOLIB_SMOKE", raising=False)
+    monkeypatch.setenv("TOPOLIB_MODELS_URL", "")  # no downloads (the setup cell keeps this)
+    monkeypatch.delenv("TOPOLIB_CACHE_LOG", raising=False)
 
 
 @pytest.fixture

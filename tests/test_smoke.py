@@ -174,6 +174,7 @@ def test_smoke_models_are_keyed_and_stored_apart(monkeypatch, tmp_path, images):
 
     monkeypatch.setenv("TOPOLIB_SMOKE", "1")
     assert default_cache_dir() == tmp_path / "models-smoke"
+    assert ModelCache(models_url="https://example.org/models").models_url is None
     assert cache_config(VAE(latent_dim=2, channels=4), DATA_CONFIG, config)["smoke"]
     shared = ModelCache(tmp_path / "shared")  # even one cache folder given by hand
     kwargs = {"cache": shared, "name": "tiny", "data_config": DATA_CONFIG, "progress": False}

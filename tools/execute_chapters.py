@@ -27,6 +27,8 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 TIMES = REPO / "_build" / "chapter-times.json"
+#: What the last run executed and what it found cached (read by the book's status page).
+RUN = REPO / "_build" / "last-execution.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -51,6 +53,17 @@ def _previous_times() -> dict[str, float]:
         return {}
 
 
+def _record_run(started: str, seconds: float, workers: int, executed: list[str],
+                cached: list[str], failed: list[str]) -> None:
+    """Write what this run executed and re-used to ``RUN`` (next to ``TIMES``)."""
+    run = RUN if TIMES.parent == RUN.parent else TIMES.parent / RUN.name
+    run.parent.mkdir(parents=True, exist_ok=True)
+    run.write_text(json.dumps({"started": started, "wall_seconds": round(seconds, 1),
+                               "workers": workers, "cpu_count": os.cpu_count(),
+                               "executed": executed, "cached": cached, "failed": failed},
+                              indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
@@ -72,13 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
     cache = get_cache(str(args.cache))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
     todo = []
     for path in paths:
         try:
             cache.match_cache_notebook(nbformat.read(path, as_version=4))
         except KeyError:
             todo.append(path)
+    cached = [p.name for p in paths if p not in todo]
     if not todo:
+        _record_run(started, 0.0, 0, [], cached, [])
         print(f"all {len(paths)} chapters are cached and up to date")
         return 0
     previous = _previous_times()
@@ -112,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"executed {name} in {seconds:.0f} s", flush=True)
     TIMES.parent.mkdir(parents=True, exist_ok=True)
     TIMES.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+    _record_run(started, time.perf_counter() - start, workers,
+                [p.name for p in todo if p.name not in failed], cached, failed)
     print(f"{len(todo) - len(failed)} of {len(todo)} chapters executed in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
     return 1 if failed else 0

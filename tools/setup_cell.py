@@ -1,6 +1,7 @@
 """The setup cell that opens every chapter notebook, and a command that writes it into them.
 
-The repository URL comes from ``_config.yml`` (its one home). Run after changing it, or after
+The repository URL and the site address (for the published models) come from ``_config.yml``
+(their one home). Run after changing it, or after
 adding a notebook::
 
     python tools/setup_cell.py          # rewrite the first code cell of notebooks/*.ipynb
@@ -22,7 +23,10 @@ MARKER = "# Setup: works unchanged on Colab, on a laptop and in the book build."
 TEMPLATE = '''{marker}
 # It installs topolib if missing, then picks the compute profile (TOPOLIB_PROFILE,
 # else gpu with CUDA, else cpu), the device and the seed; figures are stamped with them.
+# Models missing from the local cache are downloaded from the book's site (and checked);
+# set os.environ["TOPOLIB_MODELS_URL"] = "" before this cell to train them here instead.
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -37,6 +41,7 @@ if importlib.util.find_spec("topolib") is None:
             "this cell again, or install it by hand: pip install 'topolib @ git+{url}'"
         )
 
+os.environ.setdefault("TOPOLIB_MODELS_URL", "{models_url}")
 import topolib
 
 chapter = topolib.start_chapter(seed={seed})
@@ -49,9 +54,16 @@ def repository_url(root: Path = ROOT) -> str:
     return config["repository"]["url"].rstrip("/")
 
 
+def models_url(root: Path = ROOT) -> str:
+    """Where the book build publishes its trained models: ``<html.baseurl>/models``."""
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    return config["html"]["baseurl"].rstrip("/") + "/models"
+
+
 def setup_cell_source(seed: int = 0, root: Path = ROOT) -> str:
     """Source of the setup cell for a chapter seeded with ``seed``."""
-    return TEMPLATE.format(marker=MARKER, url=repository_url(root), seed=seed)
+    return TEMPLATE.format(marker=MARKER, url=repository_url(root), models_url=models_url(root),
+                           seed=seed)
 
 
 def first_code_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -39,7 +39,7 @@ COST = {"01_shape_primer": 60, "02_datasets": 60, "07_teaser": 120}
 def smoke_environment(cache: Path, threads: int | None) -> dict[str, str]:
     """The environment variables a smoke kernel runs with."""
     env = {"TOPOLIB_PROFILE": "gpu", "TOPOLIB_SMOKE": "1", "TOPOLIB_CACHE": str(cache),
-           "TOPOLIB_DEVICE": "cpu"}
+           "TOPOLIB_DEVICE": "cpu", "TOPOLIB_MODELS_URL": ""}  # nothing downloaded
     if threads is not None:
         env.update({name: str(threads) for name in THREAD_VARIABLES})
     return env

@@ -4,6 +4,10 @@ Each entry is a folder ``<root>/<name>-<key>`` holding ``config.json`` (the conf
 produced it, human-readable) and ``state.pt`` (tensors only, loaded with ``weights_only=True``).
 The key is a hash of the canonical JSON of the configuration, so changing any setting (seed,
 epochs, profile, code version, ...) gives a new entry instead of a stale model.
+
+With a models URL (``TOPOLIB_MODELS_URL``, or ``models_url=``), a file missing here is first
+looked for among the models published with the book's site (:mod:`topolib.published`):
+verified against the site's manifest, stored here, then loaded as if trained here.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import torch
 
+from topolib import published
 from topolib.profiles import smoke_mode
 
 __all__ = ["ModelCache", "config_key", "default_cache_dir"]
@@ -97,14 +102,20 @@ class ModelCache:
     Parameters
     ----------
     root : folder of the cache; None uses :func:`default_cache_dir`.
+    models_url : where the book's published models live (the folder of their
+        ``manifest.json``); files missing here are downloaded from there and verified.
+        Default: ``TOPOLIB_MODELS_URL``; None or ``""`` switches downloads off, and so does
+        smoke mode (:func:`topolib.profiles.smoke_mode`).
 
     Raises
     ------
     ValueError
-        If ``root`` is an existing file, cannot be created or is not writable.
+        If ``root`` is an existing file, cannot be created or is not writable, or
+        ``models_url`` is not an http(s):// or file:// address.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, *,
+                 models_url: str | None | object = published.FROM_ENV) -> None:
         if root is None:
             source = f"cache directory (from {ENV_VAR} or the default)"
             path = default_cache_dir()
@@ -113,9 +124,14 @@ class ModelCache:
         else:
             raise TypeError(f"root must be a non-empty path or None; got {root!r}")
         self.root = _check_root(path, source)
+        self.models_url = (published.models_url_from_env() if models_url is published.FROM_ENV
+                           else published.check_models_url(models_url, "models_url"))
+        if smoke_mode():  # a smoke run's keys are never published: do not even ask
+            self.models_url = None
 
     def __repr__(self) -> str:
-        return f"ModelCache({str(self.root)!r})"
+        url = f", models_url={self.models_url!r}" if self.models_url else ""
+        return f"ModelCache({str(self.root)!r}{url})"
 
     def entry_dir(self, name: str, config: Mapping[str, Any]) -> Path:
         """Folder of the entry for ``(name, config)`` (it may not exist yet)."""
@@ -158,6 +174,7 @@ class ModelCache:
             torch.save(dict(state), handle)
             tmp = Path(handle.name)
         os.replace(tmp, target)
+        published.record("save", folder.name, filename)
         return target
 
     def load(
@@ -168,15 +185,19 @@ class ModelCache:
         map_location: str | torch.device = "cpu",
         filename: str = "state.pt",
     ) -> dict[str, Any] | None:
-        """Load an entry with ``weights_only=True``; None if absent.
+        """Load an entry with ``weights_only=True``; None if absent here and not published.
 
-        A corrupt entry (unreadable file, or a config.json that disagrees with ``config``) is
+        A file missing here is downloaded from ``models_url`` when the site publishes it
+        under this configuration with a matching hash (else a warning, and None). A corrupt entry (unreadable file, or a config.json that disagrees with ``config``) is
         moved aside to ``<file>.corrupt-<time>`` with a warning, and None is returned so the
         caller retrains: nothing is deleted.
         """
         folder = self.entry_dir(name, config)
         target = folder / filename
-        if not target.is_file():
+        if not target.is_file() and not (
+            self.models_url and published.fetch(self.models_url, folder, filename,
+                                                json.loads(json.dumps(_jsonable(config, "config"))))
+        ):
             return None
         try:
             stored = json.loads((folder / "config.json").read_text())
@@ -195,6 +216,7 @@ class ModelCache:
                 stacklevel=2,
             )
             return None
+        published.record("load", folder.name, filename)
         return state
 
     def entries(self) -> list[Path]:

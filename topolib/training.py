@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from topolib import published
 from topolib.cache import ModelCache, config_key
 from topolib.device import get_device
 from topolib.models.blocks import check_positive_int
@@ -240,6 +241,7 @@ def train(
         _check_fresh(model)
         optimizers = model.configure_optimizers(config.lr, config.betas)  # untouched ones
 
+    _record_training(entry, name or type(model).__name__.lower())
     x = x.to(device)
     n_batches = math.ceil(x.shape[0] / config.batch_size)
     if smoke_mode():
@@ -381,6 +383,12 @@ def _check_fresh(model: GenerativeModel) -> None:
 def _fingerprint(x: torch.Tensor) -> list[float]:
     """Cheap summary of the training data, stored to catch a mislabelled data_config."""
     return [float(x.shape[0]), float(x.mean()), float(x.std())]
+
+
+def _record_training(entry: tuple[ModelCache, str, dict[str, Any]] | None, name: str) -> None:
+    """Note in ``TOPOLIB_CACHE_LOG`` (when set) that a model is being trained, not loaded."""
+    folder = entry[0].entry_dir(entry[1], entry[2]).name if entry else f"{name}-uncached"
+    published.record("train", folder, STATE_FILE)
 
 
 def _reset(model: GenerativeModel) -> None:
