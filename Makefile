@@ -12,7 +12,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_SPEC ?= $(if $(HAS_GPU),torch,torch==2.13.0)
 PIP := $(BIN)/python -m pip install --quiet --progress-bar off
 
-.PHONY: book test lint bench clean-book student sweep
+.PHONY: book test lint bench smoke-gpu clean-book student sweep
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ student:
 PROFILE ?= cpu
 sweep: $(VENV)/.installed
 	$(BIN)/python -m topolib.sweep --profile $(PROFILE) --out results/sweep-$(PROFILE).csv
+
+# Every chapter at the gpu profile's sizes on this CPU, training cut to one step per epoch
+# (TOPOLIB_SMOKE=1), in a private temporary cache: catches the gpu code path's shape bugs.
+smoke-gpu: $(VENV)/.installed
+	$(BIN)/python tools/smoke_gpu.py
 
 clean-book:
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash _build/models-used.txt

@@ -15,6 +15,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> 
     monkeypatch.setenv("TOPOLIB_CACHE", str(tmp_path_factory.mktemp("model-cache")))
     monkeypatch.delenv("TOPOLIB_PROFILE", raising=False)
     monkeypatch.delenv("TOPOLIB_DEVICE", raising=False)
+    monkeypatch.delenv("TOPOLIB_SMOKE", raising=False)
     monkeypatch.setenv("TOPOLIB_MODELS_URL", "")  # no downloads (the setup cell keeps this)
     monkeypatch.delenv("TOPOLIB_CACHE_LOG", raising=False)
 

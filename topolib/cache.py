@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from topolib import published
+from topolib.profiles import smoke_mode
 
 __all__ = ["ModelCache", "config_key", "default_cache_dir"]
 
@@ -65,11 +66,21 @@ def config_key(config: Mapping[str, Any]) -> str:
 
 
 def default_cache_dir() -> Path:
-    """``$TOPOLIB_CACHE``, else ``$XDG_CACHE_HOME/topolib``, else ``~/.cache/topolib``."""
+    """``$TOPOLIB_CACHE``, else ``$XDG_CACHE_HOME/topolib``, else ``~/.cache/topolib``.
+
+    In smoke mode (:func:`topolib.profiles.smoke_mode`) the folder beside it with ``-smoke``
+    added to its name (e.g. ``~/.cache/topolib-smoke``): models trained for a few steps never
+    land among real ones.
+    """
     if os.environ.get(ENV_VAR, "").strip():
-        return Path(os.environ[ENV_VAR]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache"
-    return Path(base).expanduser() / "topolib"
+        root = Path(os.environ[ENV_VAR]).expanduser()
+    else:
+        base = os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache"
+        root = Path(base).expanduser() / "topolib"
+    if not smoke_mode():
+        return root
+    root = root.absolute()
+    return root.with_name(f"{root.name}-smoke") if root.name else root / "topolib-smoke"
 
 
 def _check_root(root: Path, source: str) -> Path:
@@ -93,7 +104,8 @@ class ModelCache:
     root : folder of the cache; None uses :func:`default_cache_dir`.
     models_url : where the book's published models live (the folder of their
         ``manifest.json``); files missing here are downloaded from there and verified.
-        Default: ``TOPOLIB_MODELS_URL``; None or ``""`` switches downloads off.
+        Default: ``TOPOLIB_MODELS_URL``; None or ``""`` switches downloads off, and so does
+        smoke mode (:func:`topolib.profiles.smoke_mode`).
 
     Raises
     ------
@@ -114,6 +126,8 @@ class ModelCache:
         self.root = _check_root(path, source)
         self.models_url = (published.models_url_from_env() if models_url is published.FROM_ENV
                            else published.check_models_url(models_url, "models_url"))
+        if smoke_mode():  # a smoke run's keys are never published: do not even ask
+            self.models_url = None
 
     def __repr__(self) -> str:
         url = f", models_url={self.models_url!r}" if self.models_url else ""

@@ -25,6 +25,13 @@ FAST_WARNING = (
 )
 
 
+SMOKE_WARNING = (
+    "Smoke run (TOPOLIB_SMOKE=1): this profile's image sizes and sample counts, but every "
+    "training epoch is cut to one optimizer step, so the models are untrained and the numbers, "
+    "pictures and verdicts on this page mean nothing. It only checks that the code runs."
+)
+
+
 def _check_stream(stream: object) -> str:
     if not isinstance(stream, str) or not stream:
         raise TypeError(f"stream must be a non-empty string naming what it draws, e.g. "
@@ -68,6 +75,11 @@ class Chapter:
                 "os.environ['TOPOLIB_PROFILE'] = 'cpu' before this cell, or pass "
                 "start_chapter(profile='cpu').")
 
+    def _warnings(self) -> list[str]:
+        """Why this page's numbers mean nothing, if they do not."""
+        return [w for w, on in ((FAST_WARNING, self.profile.is_fast),
+                                (SMOKE_WARNING, self.profile.smoke)) if on]
+
     def _repr_html_(self) -> str:
         box = (
             "<div style='border-left:4px solid {c};padding:6px 10px;margin:4px 0;"
@@ -77,16 +89,16 @@ class Chapter:
         out = box.format(c="#1f77b4", body=body)
         if self._gpu_note():
             out += box.format(c="#ff7f0e", body=html.escape(self._gpu_note(), quote=False))
-        if self.profile.is_fast:
-            out += box.format(c="#d62728", body=f"<b>Warning.</b> {html.escape(FAST_WARNING)}")
+        for warning in self._warnings():
+            out += box.format(c="#d62728", body=f"<b>Warning.</b> {html.escape(warning)}")
         return out
 
     def __repr__(self) -> str:
         text = f"{self.stamp} on {device_name(self.device)}"
         if self._gpu_note():
             text += f"\n{self._gpu_note()}"
-        if self.profile.is_fast:
-            text += f"\nWARNING: {FAST_WARNING}"
+        for warning in self._warnings():
+            text += f"\nWARNING: {warning}"
         return text
 
 

@@ -106,10 +106,12 @@ def doctor(print_report: bool = True) -> DoctorReport:
     versions = {name: _version(name) for name in PACKAGES}
     problems: list[tuple[str, str]] = []
     try:
-        profile = get_profile().name
+        profile = get_profile().label  # "gpu SMOKE RUN" in smoke mode
     except ValueError as err:
         profile = "invalid"
-        problems.append((str(err), "set TOPOLIB_PROFILE to fast, cpu or gpu, or unset it"))
+        fix = ("set TOPOLIB_SMOKE to 0 or 1, or unset it" if "TOPOLIB_SMOKE" in str(err) else
+               "set TOPOLIB_PROFILE to fast, cpu or gpu, or unset it")
+        problems.append((str(err), fix))
     try:
         from topolib.device import device_name, get_device
 
@@ -117,8 +119,11 @@ def doctor(print_report: bool = True) -> DoctorReport:
     except (ImportError, ValueError) as err:
         device = "unavailable"
         problems.append((str(err), "unset TOPOLIB_DEVICE or set it to cpu"))
-    cache_dir = default_cache_dir()
-    if cache_dir.exists() and not (cache_dir.is_dir() and os.access(cache_dir, os.W_OK)):
+    try:
+        cache_dir = default_cache_dir()
+    except ValueError:  # a bad TOPOLIB_SMOKE, reported above
+        cache_dir = None
+    if cache_dir is not None and cache_dir.exists() and not (cache_dir.is_dir() and os.access(cache_dir, os.W_OK)):
         problems.append((
             f"the model cache {str(cache_dir)!r} is not a writable folder",
             "set TOPOLIB_CACHE to a writable folder",
@@ -130,7 +135,7 @@ def doctor(print_report: bool = True) -> DoctorReport:
         device=device,
         profile=profile,
         profile_source=profile_source(),
-        cache_dir=str(cache_dir),
+        cache_dir="unknown (see the problems)" if cache_dir is None else str(cache_dir),
         problems=problems,
     )
     _check(report)

@@ -42,7 +42,8 @@ def source_hash() -> str:
 
 
 def stamp(profile: Profile, seed: int, device: torch.device | str) -> str:
-    """One line such as ``'profile=cpu · seed=0 · device=cpu · topolib 0.1.0'``."""
+    """One line such as ``'profile=cpu · seed=0 · device=cpu · topolib 0.1.0'``; a smoke run
+    (:func:`topolib.profiles.smoke_mode`) reads ``'profile=gpu SMOKE RUN · ...'``."""
     from topolib import __version__
 
     if not isinstance(profile, Profile):
@@ -50,7 +51,7 @@ def stamp(profile: Profile, seed: int, device: torch.device | str) -> str:
                         f"{type(profile).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
-    return f"profile={profile.name} · seed={seed} · device={torch.device(device).type} · topolib {__version__}"
+    return f"profile={profile.label} · seed={seed} · device={torch.device(device).type} · topolib {__version__}"
 
 
 class _Footer(Text):

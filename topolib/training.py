@@ -18,6 +18,13 @@ epochs, resuming after an interruption, early stopping, and the model cache.
 Randomness: epoch ``e`` shuffles with the stream ``("topolib.train.shuffle", e)`` and draws
 its noise from ``("topolib.train.noise", e)`` of ``config.seed``, so a run resumed from a
 checkpoint repeats exactly what an uninterrupted run would have done.
+
+Smoke mode (``TOPOLIB_SMOKE=1``, :func:`topolib.profiles.smoke_mode`): every epoch stops after
+its first :data:`~topolib.profiles.SMOKE_BATCHES_PER_EPOCH` batch(es) of full size, so a
+chapter runs at its profile's real shapes with a few optimizer steps per model; callbacks and
+checkpoints still run at every epoch. The cache key then carries ``"smoke"``, so such a model
+is never loaded as a real one (and :class:`~topolib.cache.ModelCache` puts it in a separate
+folder).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from topolib.cache import ModelCache, config_key
 from topolib.device import get_device
 from topolib.models.blocks import check_positive_int
 from topolib.models.interface import GenerativeModel
+from topolib.profiles import SMOKE_BATCHES_PER_EPOCH, smoke_mode
 from topolib.seeding import check_seed, torch_generator
 
 __all__ = ["TrainConfig", "TrainResult", "cache_config", "train"]
@@ -137,15 +145,19 @@ class TrainResult:
 def cache_config(
     model: GenerativeModel, data_config: Mapping[str, Any], config: TrainConfig
 ) -> dict[str, Any]:
-    """The full configuration that keys a trained model in the cache."""
+    """The full configuration that keys a trained model in the cache (with ``"smoke"`` in
+    smoke mode, whose models must never be taken for real ones)."""
     from topolib import __version__
 
-    return {
+    key = {
         "model": model.config(),
         "data": dict(data_config),
         "train": config.key(),
         "topolib_version": __version__,
     }
+    if smoke_mode():
+        key["smoke"] = {"batches_per_epoch": SMOKE_BATCHES_PER_EPOCH}
+    return key
 
 
 def train(
@@ -231,8 +243,9 @@ def train(
 
     _record_training(entry, name or type(model).__name__.lower())
     x = x.to(device)
-    n = x.shape[0]
-    n_batches = math.ceil(n / config.batch_size)
+    n_batches = math.ceil(x.shape[0] / config.batch_size)
+    if smoke_mode():
+        n_batches = min(n_batches, SMOKE_BATCHES_PER_EPOCH)
     t0 = time.perf_counter()
     stopped = False
     epoch = start
@@ -240,7 +253,7 @@ def train(
                        disable=not progress, desc=type(model).__name__) as bar:
         for epoch in range(start + 1, config.epochs + 1):
             bar.set_description(f"{type(model).__name__} epoch {epoch}/{config.epochs}")
-            losses = _run_epoch(model, optimizers, x, config, epoch, bar)
+            losses = _run_epoch(model, optimizers, x, config, epoch, bar, n_batches)
             for k, v in losses.items():
                 history.setdefault(k, []).append(v)
             bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
@@ -272,12 +285,15 @@ def _run_epoch(
     config: TrainConfig,
     epoch: int,
     bar: Any,
+    n_batches: int,
 ) -> dict[str, float]:
-    """One pass over ``x`` in seeded random order; mean loss per image of each loss."""
-    n = x.shape[0]
+    """The first ``n_batches`` batches of ``x`` in seeded random order (all of them, except in
+    smoke mode); mean loss per image of each loss."""
     shuffle = torch_generator(config.seed, f"topolib.train.shuffle.{epoch}")
     noise = torch_generator(config.seed, f"topolib.train.noise.{epoch}")
-    order = torch.randperm(n, generator=shuffle).to(x.device)
+    order = torch.randperm(x.shape[0], generator=shuffle).to(x.device)
+    order = order[: n_batches * config.batch_size]
+    n = order.numel()
     sums: dict[str, torch.Tensor] = {}
     model.train()
     for batch in order.split(config.batch_size):

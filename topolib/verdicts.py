@@ -26,9 +26,10 @@ import numpy as np
 
 from topolib.profiles import Profile, get_profile
 
-__all__ = ["FAST_MARK", "Verdict", "VerdictError", "verdict"]
+__all__ = ["FAST_MARK", "SMOKE_MARK", "Verdict", "VerdictError", "verdict"]
 
 FAST_MARK = "*(fast profile: numbers mean nothing, claim not checked)*"
+SMOKE_MARK = "*(smoke run: training was cut to a few steps, numbers mean nothing, not a result)*"
 
 
 class VerdictError(AssertionError):
@@ -73,7 +74,8 @@ def verdict(
     text : the sentence to show when ``condition`` is true.
     otherwise : the sentence to show when it is false. None makes ``text`` a guarded claim:
         a false condition raises, except under the ``fast`` profile, whose numbers mean
-        nothing: there the sentence is shown marked as unchecked.
+        nothing: there the sentence is shown marked as unchecked. In a smoke run
+        (``profile.smoke``) every sentence is shown marked and nothing raises.
     profile : the compute profile (default: the active one, :func:`topolib.get_profile`).
 
     Returns
@@ -83,7 +85,8 @@ def verdict(
     Raises
     ------
     VerdictError
-        If ``condition`` is false and no ``otherwise`` is given.
+        If ``condition`` is false and no ``otherwise`` is given (not under ``fast``, not in a
+        smoke run).
     TypeError
         If ``condition`` is not a bool (a truthy array or number is a bug, not a verdict).
     """
@@ -96,10 +99,15 @@ def verdict(
         raise TypeError("text must be a non-empty str")
     if otherwise is not None and not isinstance(otherwise, str):
         raise TypeError(f"otherwise must be a str or None; got {type(otherwise).__name__}")
+    active = get_profile(profile)
+    if active.smoke:
+        chosen = text if bool(condition) or otherwise is None else otherwise
+        # the mark is a paragraph of its own: the sentence may start a list
+        return Verdict(f"{SMOKE_MARK}\n\n{chosen}", bool(condition))
     if bool(condition):
         return Verdict(text, True)
     if otherwise is None:
-        if get_profile(profile).is_fast:
+        if active.is_fast:
             return Verdict(f"{FAST_MARK} {text}", False)
         raise VerdictError(f"The measurements no longer support this sentence: {text}")
     return Verdict(otherwise, False)

@@ -47,6 +47,7 @@ from topolib.models.blocks import (
     seeded_init,
 )
 from topolib.models.interface import GenerativeModel, as_generator, randn
+from topolib.profiles import smoke_iterations
 from topolib.seeding import check_seed
 
 __all__ = ["DDPM", "SAMPLERS", "Diffusion", "PointDDPM", "cosine_schedule", "slerp"]
@@ -151,12 +152,13 @@ class Diffusion(nn.Module):
     # ------------------------------------------------------------------ sampling
 
     def timesteps(self, steps: int) -> torch.Tensor:
-        """``steps`` increasing integer times from 0 to ``t_start``, evenly spread."""
+        """``steps`` increasing integer times from 0 to ``t_start``, evenly spread (at most
+        two in smoke mode, :func:`topolib.profiles.smoke_iterations`)."""
         steps = check_positive_int(steps, "steps")
         if steps > self.t_start + 1:
             raise ValueError(f"steps must be at most {self.t_start + 1} (the times from 0 to "
                              f"t_start = {self.t_start}); got {steps}")
-        return torch.linspace(0, self.t_start, steps).round().long()
+        return torch.linspace(0, self.t_start, smoke_iterations(steps)).round().long()
 
     def _abar(self, t: int) -> torch.Tensor:
         return self.abar[t] if t >= 0 else torch.ones((), device=self.abar.device)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from topolib.models.blocks import check_positive_int
+from topolib.profiles import smoke_iterations
 from topolib.seeding import check_seed, torch_generator
 
 __all__ = [
@@ -158,7 +159,8 @@ def optimise_latents(
         or ``(m, D)`` points.
     x : target images ``(n, 1, S, S)`` (or points ``(n, D)``) on the decoder's device.
     latent_dim : dimension of the codes.
-    steps, restarts, lr : Adam steps, independent starts per image, step size.
+    steps, restarts, lr : Adam steps (at most two in smoke mode,
+        :func:`topolib.profiles.smoke_iterations`), independent starts per image, step size.
     generator : torch Generator for the starting codes.
 
     Returns
@@ -169,7 +171,7 @@ def optimise_latents(
     z = randn((restarts * n, latent_dim), generator, x.device).requires_grad_(True)
     target = x.repeat(restarts, *([1] * (x.ndim - 1)))
     opt = torch.optim.Adam([z], lr=lr)
-    for _ in range(steps):
+    for _ in range(smoke_iterations(steps)):  # fewer only in smoke mode
         err = (decode(z) - target).pow(2).flatten(1).mean(1)
         opt.zero_grad(set_to_none=True)
         err.sum().backward()
