@@ -27,22 +27,26 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-installed
 
 # Jupyter Book re-executes a notebook only when its own cells change, and Sphinx re-reads only
 # changed pages. So that every output comes from the current topolib, the execution cache and
-# Sphinx's saved doctrees are dropped whenever topolib's source changes. The chapters are
+# Sphinx's saved doctrees are dropped whenever topolib's source or the stored sweep tables
+# (results/*.csv, which the synthesis chapter reads) change. The chapters are
 # executed side by side first (tools/execute_chapters.py, one torch thread each), into the
 # cache that jupyter-book then reads.
 TOPOLIB_HASH = $(shell cat $$(find topolib -name '*.py' | sort) | sha256sum | cut -c1-16)
+RESULTS_HASH = $(shell cat $$(find results -name '*.csv' | sort) /dev/null | sha256sum | cut -c1-16)
 
 # The build trains its own models (no downloads), notes which cache files the chapters used and
 # publishes them with the site (_build/html/models, tools/publish_models.py).
 book: export TOPOLIB_MODELS_URL =
 book: export TOPOLIB_CACHE_LOG = $(CURDIR)/_build/models-used.txt
 book: $(VENV)/.installed
-	@if [ "$$(cat _build/.topolib-hash 2>/dev/null)" != "$(TOPOLIB_HASH)" ]; then \
-		echo "topolib changed since the last build: re-executing every chapter"; \
+	@if [ "$$(cat _build/.topolib-hash 2>/dev/null)" != "$(TOPOLIB_HASH)" ] || \
+		[ "$$(cat _build/.results-hash 2>/dev/null)" != "$(RESULTS_HASH)" ]; then \
+		echo "topolib or the sweep tables changed since the last build: re-executing every chapter"; \
 		rm -rf _build/.jupyter_cache _build/.doctrees _build/models-used.txt; fi
 	$(BIN)/python tools/execute_chapters.py
 	TOPOLIB_HASH=$(TOPOLIB_HASH) $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "$(TOPOLIB_HASH)" > _build/.topolib-hash
+	@echo "$(RESULTS_HASH)" > _build/.results-hash
 	$(BIN)/python tools/make_slides.py
 	$(BIN)/python tools/publish_models.py
 	@echo "Book written to _build/html/index.html"
@@ -73,4 +77,4 @@ smoke-gpu: $(VENV)/.installed
 	$(BIN)/python tools/smoke_gpu.py
 
 clean-book:
-	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash _build/models-used.txt
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache _build/.topolib-hash _build/.results-hash _build/models-used.txt
