@@ -35,14 +35,16 @@ TOPOLIB_HASH = $(shell cat $$(find topolib -name '*.py' | sort) | sha256sum | cu
 RESULTS_HASH = $(shell cat $$(find results -name '*.csv' | sort) /dev/null | sha256sum | cut -c1-16)
 
 # The build trains its own models (no downloads), notes which cache files the chapters used and
-# publishes them with the site (_build/html/models, tools/publish_models.py).
+# publishes them with the site (_build/html/models, tools/publish_models.py). The note
+# accumulates until `make clean-book`: a warm re-execution loads only part of the models (the
+# rest are answered by cached evaluations), and must not unpublish the others.
 book: export TOPOLIB_MODELS_URL =
 book: export TOPOLIB_CACHE_LOG = $(CURDIR)/_build/models-used.txt
 book: $(VENV)/.installed
 	@if [ "$$(cat _build/.topolib-hash 2>/dev/null)" != "$(TOPOLIB_HASH)" ] || \
 		[ "$$(cat _build/.results-hash 2>/dev/null)" != "$(RESULTS_HASH)" ]; then \
 		echo "topolib or the sweep tables changed since the last build: re-executing every chapter"; \
-		rm -rf _build/.jupyter_cache _build/.doctrees _build/models-used.txt; fi
+		rm -rf _build/.jupyter_cache _build/.doctrees; fi
 	$(BIN)/python tools/execute_chapters.py
 	TOPOLIB_HASH=$(TOPOLIB_HASH) $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "$(TOPOLIB_HASH)" > _build/.topolib-hash
