@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -65,3 +66,22 @@ def test_bad_arguments_are_named(tmp_path, times_file):
         execute_chapters.main([str(tmp_path / "missing.ipynb")])
     with pytest.raises(SystemExit):
         execute_chapters.main(["--workers", "0"])
+
+
+def test_model_providers_first_then_the_longest_known_time(tmp_path, times_file, monkeypatch):
+    paths = [_notebook(tmp_path / name, "pass") for name in
+             ("01_shape_primer.ipynb", "03_vaes.ipynb", "06_diffusion.ipynb", "10_new.ipynb")]
+    # the last run was warm (06: 30 s); the benchmark measured the chapters cold (06: 580 s)
+    times_file.write_text(json.dumps({"01_shape_primer.ipynb": {"seconds": 17},
+                                      "06_diffusion.ipynb": {"seconds": 30}}))
+    bench = tmp_path / "book.json"
+    bench.write_text(json.dumps({"chapters": [
+        {"chapter": "03_vaes.ipynb", "cold_s": 330}, {"chapter": "06_diffusion.ipynb", "cold_s": 580},
+        {"chapter": "01_shape_primer.ipynb", "cold_s": 16}]}))
+    monkeypatch.setattr(execute_chapters, "BENCHMARK", bench)
+    known = execute_chapters.known_times()
+    assert known == {"01_shape_primer.ipynb": 17, "03_vaes.ipynb": 330, "06_diffusion.ipynb": 580}
+    # the VAE chapter's models are re-used by later chapters: it starts first although shorter;
+    # a new chapter with no time goes by its (tiny) file size
+    assert [p.name for p in execute_chapters.execution_order(paths, known)] == [
+        "03_vaes.ipynb", "06_diffusion.ipynb", "01_shape_primer.ipynb", "10_new.ipynb"]

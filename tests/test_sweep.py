@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +171,23 @@ def test_source_hash_is_the_makefiles(repo):
     shell = subprocess.run("cat $(find topolib -name '*.py' | LC_ALL=C sort) | sha256sum",
                            shell=True, cwd=repo, capture_output=True, text=True, check=True)
     assert source_hash() == shell.stdout[:16]
+
+
+def test_a_smoke_job_is_never_stored_as_a_real_one(monkeypatch, repo):
+    real = Job("VAE", "circle", 1, 0, "cpu")
+    assert "smoke" not in real.config()  # real jobs keep the keys of the stored records
+    stored = {p.name for p in (repo / "results" / "sweep-cpu").glob("*.json")}
+    assert real.filename in stored
+    monkeypatch.setenv("TOPOLIB_SMOKE", "1")
+    smoke = Job("VAE", "circle", 1, 0, "cpu")
+    assert smoke.smoke and smoke.config()["smoke"] is True
+    assert smoke.key != real.key and smoke.label.endswith("(smoke)")
+    assert all(job.smoke for job in book_grid("cpu"))
+
+    def stop_before_running(jobs, folder, **kwargs):
+        raise Interrupt(folder)  # where `make sweep` would have written its records
+
+    monkeypatch.setattr(sweep, "run_sweep", stop_before_running)
+    with pytest.raises(Interrupt) as stopped:
+        sweep.main(["--profile", "cpu"])
+    assert stopped.value.args == (Path("results/sweep-cpu-smoke"),)

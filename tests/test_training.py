@@ -140,6 +140,17 @@ def test_callback_sees_every_epoch(images):
     assert seen == [(1, 1), (2, 2), (3, 3), (4, 4)]
 
 
+def test_subnormal_floats_are_flushed_while_training_only(images):
+    """Subnormal Adam moments slow CPU training many times over; train treats them as zero."""
+    subnormal = torch.tensor([1e-40], dtype=torch.float32)
+    assert subnormal.item() > 0  # kept outside training
+    during = []
+    train(tiny(), images, dataclasses.replace(CONFIG, epochs=1), progress=False,
+          callback=lambda epoch, model, history: during.append((subnormal * 1.0).item()))
+    assert during == [0.0]
+    assert (subnormal * 1.0).item() > 0  # switched off again after training
+
+
 def test_sampling_in_a_callback_does_not_change_training(images):
     """Looking at samples mid-training (batch norm in G, noise) leaves the run unchanged."""
     plain = train(tiny(GAN), images, CONFIG, progress=False)

@@ -4,8 +4,15 @@ Jupyter Book 1 executes notebooks one after the other. The model chapters train 
 networks that run fastest on one torch thread, so on a multi-core machine running several
 chapters at once, one thread each, finishes the book much sooner. This script executes every
 chapter that has no up-to-date entry in the execution cache (``_build/.jupyter_cache``, the
-one ``execute_notebooks: cache`` uses) in a pool of worker processes, longest first, and
-stores the executed notebooks there; ``jupyter-book build`` then finds them and only renders.
+one ``execute_notebooks: cache`` uses) in a pool of worker processes, and stores the executed
+notebooks there; ``jupyter-book build`` then finds them and only renders.
+
+Order (:func:`execution_order`): the chapters whose trained models later chapters load from
+the model cache first (:data:`MODEL_PROVIDERS`), so those models are trained once, not by two
+chapters at the same time; then the longest first, by the longest time known for each chapter:
+its measured cold time (``benchmarks/results/book.json``, committed, so a fresh clone orders
+well too) or its last run here, whichever is longer (a warm run's minute must not schedule a
+chapter that trains for ten minutes last).
 
 Usage: ``python tools/execute_chapters.py [--workers N] [--cache DIR] [notebooks ...]``.
 A failing chapter is reported with its traceback and makes the script exit non-zero after
@@ -29,6 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 TIMES = REPO / "_build" / "chapter-times.json"
 #: What the last run executed and what it found cached (read by the book's status page).
 RUN = REPO / "_build" / "last-execution.json"
+#: The measured cold time of each chapter (benchmarks/bench_book.py writes it).
+BENCHMARK = REPO / "benchmarks" / "results" / "book.json"
+#: Chapters whose models later chapters re-use: the VAE chapter's Euclidean VAEs are the
+#: matched-latent chapter's baselines and the synthesis chapter's live cell.
+MODEL_PROVIDERS = ("03_vaes.ipynb",)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -51,6 +63,31 @@ def _previous_times() -> dict[str, float]:
         return {k: float(v["seconds"]) for k, v in json.loads(TIMES.read_text()).items()}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
+
+
+def _cold_times() -> dict[str, float]:
+    try:
+        return {c["chapter"]: float(c["cold_s"])
+                for c in json.loads(BENCHMARK.read_text())["chapters"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def known_times() -> dict[str, float]:
+    """The longest time known for each chapter: its measured cold time or its last run."""
+    previous, cold = _previous_times(), _cold_times()
+    return {name: max(previous.get(name, 0.0), cold.get(name, 0.0))
+            for name in set(previous) | set(cold)}
+
+
+def execution_order(paths: list[Path], known: dict[str, float]) -> list[Path]:
+    """``paths`` in the order to start them: :data:`MODEL_PROVIDERS` first, then by the
+    seconds in ``known`` (by file name), longest first; a chapter with no known time by its
+    file size (a new chapter is usually a long one)."""
+    def estimate(path: Path) -> float:
+        return known.get(path.name, path.stat().st_size / 1000)
+
+    return sorted(paths, key=lambda p: (p.name not in MODEL_PROVIDERS, -estimate(p)))
 
 
 def _record_run(started: str, seconds: float, workers: int, executed: list[str],
@@ -97,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         _record_run(started, 0.0, 0, [], cached, [])
         print(f"all {len(paths)} chapters are cached and up to date")
         return 0
-    previous = _previous_times()
-    todo.sort(key=lambda p: previous.get(p.name, p.stat().st_size / 1000), reverse=True)
+    todo = execution_order(todo, known_times())
     workers = min(args.workers, len(todo))
     threads = 1 if workers > 1 else None
     print(f"executing {len(todo)} chapter(s) with {workers} worker(s)"

@@ -40,7 +40,7 @@ from topolib.cache import ModelCache, config_key
 from topolib.chart_experiments import MIN_CHARTS
 from topolib.datasets.registry import get_dataset
 from topolib.metrics.intervals import Interval, across_seeds
-from topolib.profiles import PROFILE_NAMES, Profile, get_profile
+from topolib.profiles import PROFILE_NAMES, Profile, get_profile, smoke_mode
 from topolib.seeding import check_seed
 
 __all__ = [
@@ -97,6 +97,8 @@ class Job:
     seed : seed of the training set, the initial weights, the training noise and the
         evaluation (seed 0 is the chapters' model).
     profile : compute profile name, which sizes everything (:func:`recipe`).
+    smoke : a smoke run (:func:`~topolib.profiles.smoke_mode`, the default read from the
+        environment): its key differs, so its record is never taken for a real one.
     """
 
     family: str
@@ -104,10 +106,15 @@ class Job:
     dim: int | None
     seed: int
     profile: str
+    smoke: bool = field(default_factory=smoke_mode)
 
     def config(self) -> dict[str, Any]:
-        """The job's description (what keys its stored result)."""
-        return {"format": FORMAT, **asdict(self)}
+        """The job's description (what keys its stored result; ``smoke`` only when set, so
+        real jobs keep the keys they had before the field existed)."""
+        config = {"format": FORMAT, **asdict(self)}
+        if not self.smoke:
+            del config["smoke"]
+        return config
 
     @property
     def key(self) -> str:
@@ -119,7 +126,8 @@ class Job:
         """Short readable name, e.g. ``'VAE circle d=1 seed=0'``."""
         dim = {"CAE": f"charts={self.dim}", "DDPM": "image latent"}.get(self.family,
                                                                         f"d={self.dim}")
-        return f"{self.family} {self.dataset} {dim} seed={self.seed}"
+        return f"{self.family} {self.dataset} {dim} seed={self.seed}" + (" (smoke)" if self.smoke
+                                                                          else "")
 
     @property
     def filename(self) -> str:
@@ -707,7 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the book's sweep (topolib.sweep).")
     parser.add_argument("--profile", default=None, help="fast, cpu or gpu (default: detected)")
     parser.add_argument("--out", default=None,
-                        help="results CSV (default: results/sweep-<profile>.csv)")
+                        help="results CSV (default: results/sweep-<profile>.csv, "
+                             "results/sweep-<profile>-smoke.csv in smoke mode)")
     parser.add_argument("--engine", default="local", choices=ENGINES)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address")
@@ -715,7 +724,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="write the table of the jobs stored so far; run nothing")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
-    out = Path(args.out or f"results/sweep-{profile.name}.csv")
+    # A smoke run never writes into the real sweep's folder or table.
+    out = Path(args.out or f"results/sweep-{profile.name}{'-smoke' if smoke_mode() else ''}.csv")
     jobs = book_grid(profile)
     if args.collect:
         jobs = stored_jobs(jobs, out.with_suffix(""))
