@@ -55,11 +55,11 @@ def epoch_seconds(epochs: int, flush: bool) -> list[float]:
 
 
 def main() -> None:
+    torch.set_num_threads(1)  # as the book build trains: one thread per chapter
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="6 epochs instead of 16")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    epochs = 6 if args.quick else 16
+    parser.add_argument("--epochs", type=int, default=16, help="epochs per run (default 16)")
+    parser.add_argument("--quick", action="store_true", help="6 epochs")
+    epochs = 6 if (args := parser.parse_args()).quick else args.epochs
     rows = {flush: epoch_seconds(epochs, flush) for flush in (True, False)}
     print("| subnormals | first 4 epochs (s each) | last 4 epochs (s each) | total (s) |")
     print("|---|---|---|---|")
