@@ -282,7 +282,7 @@ def _flush_denormals() -> Iterator[None]:
     """Treat subnormal floats as zero on the CPU while training (switched off after).
 
     Adam's moment estimates of weights whose gradients vanish (e.g. a saturated component
-    head) decay into subnormal numbers, which CPUs process tens of times slower: the two-circle
+    head) decay into subnormal numbers, which CPUs process many times slower: the two-circle
     matched VAE's epochs grew from 3.5 s to 14 s. Below ~1e-38 nothing a float32 model learns
     depends on them. The switch acts on CPU arithmetic only (x86 with SSE3, ARM)."""
     torch.set_flush_denormal(True)
