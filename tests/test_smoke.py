@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 
@@ -19,8 +20,10 @@ from topolib.models import VAE
 from topolib.profiles import (
     SMOKE_BATCHES_PER_EPOCH,
     SMOKE_ITERATIONS,
+    SMOKE_LANDMARKS,
     get_profile,
     smoke_iterations,
+    smoke_landmarks,
     smoke_mode,
 )
 from topolib.training import TrainConfig, cache_config, train
@@ -133,6 +136,28 @@ def test_without_smoke_the_loops_run_in_full():
 
     assert smoke_iterations(300) == 300
     assert len(DDPM(size=16, channels=4).diffusion.timesteps(50)) == 50
+
+
+def _circle_points(n: int = 300) -> np.ndarray:
+    theta = np.random.default_rng(0).uniform(0, 2 * np.pi, n)
+    return np.stack([np.cos(theta), np.sin(theta)], axis=1)
+
+
+def test_homology_takes_fewer_landmarks_in_smoke_mode(smoke):
+    from topolib.metrics import persistent_homology
+
+    assert smoke_landmarks(500) == SMOKE_LANDMARKS and smoke_landmarks(40) == 40
+    result = persistent_homology(_circle_points(), maxdim=2, n_landmarks=250)
+    assert result.n_landmarks == SMOKE_LANDMARKS and result.n_landmarks_requested == 250
+    assert result.n_points == 300
+    assert result.betti == {2: (1, 1, 0), 3: (1, 1, 0)}  # H0..H2, both fields, still computed
+
+
+def test_without_smoke_homology_takes_every_landmark_asked_for():
+    from topolib.metrics import persistent_homology
+
+    assert smoke_landmarks(500) == 500
+    assert persistent_homology(_circle_points(), maxdim=1, n_landmarks=250).n_landmarks == 250
 
 
 def _gpu_models():

@@ -33,6 +33,7 @@ from topolib.metrics.landmarks import (
     pairwise_distances,
     pca_project,
 )
+from topolib.profiles import smoke_landmarks
 from topolib.seeding import check_seed, numpy_rng
 
 __all__ = [
@@ -350,7 +351,8 @@ def persistent_homology(
         Number of greedy (farthest-point) landmarks, ``maxdim + 2 <= n_landmarks <= n``. None
         uses every point: slow beyond ~1000 points, and an i.i.d. sample has gaps about
         log(n) times its typical spacing, whereas the Betti rule is calibrated on the even
-        spacing of greedy landmarks; prefer landmarks even for small sets.
+        spacing of greedy landmarks; prefer landmarks even for small sets. In smoke mode
+        at most :data:`topolib.profiles.SMOKE_LANDMARKS` are taken.
     pca_dim : int or None
         Project onto this many principal components first (``< n_features``). A projection
         acts as a low-pass filter on images; distances, hence diagrams, change a little.
@@ -417,7 +419,7 @@ def persistent_homology(
                 f"n_landmarks ({m}) is larger than the number of points in X ({n}); "
                 "use at most n, or None for all points"
             )
-        lm = farthest_point_sampling(Y, m, seed)
+        lm = farthest_point_sampling(Y, smoke_landmarks(m), seed)  # fewer only in smoke mode
         indices, covering_radius = lm.indices, lm.covering_radius
     D = pairwise_distances(Y[indices])
     if not D.max() > 0:  # one point, repeated (a collapsed model): its homology is a point's
