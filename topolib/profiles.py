@@ -22,8 +22,9 @@ It exists so the ``gpu`` profile's code paths can be run end to end on a CPU
   card): at most ``SMOKE_LANDMARKS`` greedy landmarks, by :func:`smoke_landmarks`. A model
   trained for a few steps samples noise, and noise in 4096 pixels has nearly equal pairwise
   distances, so the H2 complex of 500 landmarks is nearly complete: one sphere report card of
-  4000 noise images took over 10 minutes on one thread (real renders: 10 s); the sample
-  counts, projections and every other check are unchanged;
+  4000 noise images at 64x64 had not finished after 30 minutes of one thread (4000 real
+  renders: 10 s; the noise with 100 landmarks: 10 s); the sample counts, projections and
+  every other check are unchanged;
 - the model cache: the key carries ``"smoke"`` and the default folder gets ``-smoke``, so a
   smoke model is never loaded as a real one;
 - verdicts are shown marked as smoke output and never raise; stamps and the chapter banner
