@@ -111,6 +111,24 @@ def test_sampling_shapes_range_and_determinism():
     assert torch.allclose(a, model.sample(5, generator=3, steps=4, batch_size=2), atol=1e-6)
 
 
+def test_decode_and_invert_work_in_batches():
+    model = DDPM(size=8, channels=8, levels=2).eval()
+    z = torch.randn(7, 64, generator=torch.Generator().manual_seed(1))
+    seen = []
+    model.diffusion.ema.register_forward_pre_hook(lambda _, args: seen.append(len(args[0])))
+    images = model.decode(z, steps=3, batch_size=3)
+    assert seen == [3] * 3 + [3] * 3 + [1] * 3  # each chunk through the three steps, never 7
+    assert torch.allclose(images, model.decode(z, steps=3), atol=1e-4)  # float rounding only
+    seen.clear()
+    codes = model.invert(images, steps=3, batch_size=4)
+    assert seen == [4] * 3 + [3] * 3 and codes.shape == (7, 64)
+    assert torch.allclose(codes, model.invert(images, steps=3), atol=1e-5)
+    with pytest.raises(ValueError, match="batch_size"):
+        model.decode(z, steps=3, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        model.invert(images, steps=3, batch_size=-1)
+
+
 def test_bad_input_errors():
     model = DDPM(size=8, channels=8, levels=2)
     with pytest.raises(ValueError, match="sampler must be one of"):
