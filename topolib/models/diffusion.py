@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -56,9 +57,9 @@ __all__ = ["DDPM", "SAMPLERS", "Diffusion", "PointDDPM", "cosine_schedule", "sle
 SAMPLERS = {"ddpm": 1.0, "ddim": 0.0}
 #: Sampling starts at the last time whose signal ``abar_t`` is at least this (t = 992 of 1000).
 MIN_SIGNAL = 1e-4
-#: Images a DDPM denoises, inverts or decodes at once. Memory only: the 64x64 gpu-profile
-#: network holds about 4 MB of activations per image, so one pass over 3072 path frames
-#: needed over 13 GB (found by the gpu smoke check); 500 need about 2 GB.
+#: Images a DDPM denoises, inverts or decodes at once. Memory only: at the gpu profile's
+#: 64x64, decoding 3072 path frames in one pass was killed at 13.5 GB (found by the gpu
+#: smoke check); in batches of 500 that chapter's kernel peaked at 4.4 GB.
 BATCH_SIZE = 500
 
 
@@ -205,6 +206,13 @@ class Diffusion(nn.Module):
         return x
 
 
+def _in_batches(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                batch_size: int) -> torch.Tensor:
+    """``step`` applied to ``x`` ``batch_size`` rows at a time, the results concatenated."""
+    return torch.cat([step(chunk) for chunk in x.split(check_positive_int(batch_size,
+                                                                          "batch_size"))])
+
+
 def _check_sampler(sampler: object) -> float:
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}; got {sampler!r}")
@@ -300,9 +308,9 @@ class DDPM(GenerativeModel):
         self.diffusion.timesteps(steps)  # checks steps before any work
         gen = as_generator(generator, "topolib.models.diffusion.sample", self.device)
         noise = randn(self._noise_shape(n), gen, self.device)
-        out = [self.diffusion.sample_loop(chunk, steps, eta, gen, clip=self.clip)
-               for chunk in noise.split(check_positive_int(batch_size, "batch_size"))]
-        return self._to_data(torch.cat(out))
+        return self._to_data(_in_batches(
+            lambda chunk: self.diffusion.sample_loop(chunk, steps, eta, gen, clip=self.clip),
+            noise, batch_size))
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, steps: int | None = None, *,
@@ -311,9 +319,9 @@ class DDPM(GenerativeModel):
         ``batch_size`` codes at a time (memory only: the result does not depend on it)."""
         z = self._latents(z).view(self._noise_shape(-1))
         steps = steps or self.sample_steps
-        out = [self.diffusion.sample_loop(chunk, steps, 0.0, clip=self.clip)
-               for chunk in z.split(check_positive_int(batch_size, "batch_size"))]
-        return self._to_data(torch.cat(out))
+        return self._to_data(_in_batches(
+            lambda chunk: self.diffusion.sample_loop(chunk, steps, 0.0, clip=self.clip),
+            z, batch_size))
 
     @torch.no_grad()
     def invert(self, x: torch.Tensor, steps: int = 50,
@@ -327,9 +335,8 @@ class DDPM(GenerativeModel):
         """
         del generator
         x = self._to_model(self._images(x))
-        out = [self.diffusion.invert(chunk, steps)
-               for chunk in x.split(check_positive_int(batch_size, "batch_size"))]
-        return torch.cat(out).flatten(1)
+        return _in_batches(lambda chunk: self.diffusion.invert(chunk, steps), x,
+                           batch_size).flatten(1)
 
     def reconstruct(self, x: torch.Tensor, steps: int = 50,
                     generator: torch.Generator | int = 0) -> torch.Tensor:
