@@ -59,7 +59,8 @@ SAMPLERS = {"ddpm": 1.0, "ddim": 0.0}
 MIN_SIGNAL = 1e-4
 #: Images a DDPM denoises, inverts or decodes at once. Memory only: at the gpu profile's
 #: 64x64, decoding 3072 path frames in one pass was killed at 13.5 GB (found by the gpu
-#: smoke check); in batches of 500 that chapter's kernel peaked at 4.4 GB.
+#: smoke check); in batches of 500 the highest of that kernel's readings (every 30 s) was
+#: 4.4 GB.
 BATCH_SIZE = 500
 
 
